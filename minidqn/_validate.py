@@ -1,0 +1,82 @@
+"""Checks at the public boundary, shared by every module.
+
+Each helper raises a ``TypeError`` or ``ValueError`` whose message names the argument, the value
+received and what was expected, and returns the value (converted) when it is fine. Nothing here is
+used on hot paths over data the library stored itself.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def as_generator(seed, name: str = "seed") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from ``None``, an int or a ``Generator`` (returned as is)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
+        return np.random.default_rng(int(seed))
+    raise TypeError(f"{name} must be None, an int or a numpy.random.Generator, got {seed!r}")
+
+
+def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None) -> int:
+    """An integer (Python or NumPy, not bool) in ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_float(name: str, value, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real number in the interval given (closed unless ``low_open``/``high_open``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    return value
+
+
+def check_array(name: str, x, shape: tuple | None = None, ndim: int | None = None,
+                finite: bool = True, dtype=None) -> np.ndarray:
+    """An array of real numbers; ``shape`` entries of ``None`` match any length.
+
+    Converts to ``dtype`` when given (without copying when it already is), refuses non-numeric
+    input, and with ``finite`` refuses NaN and infinities.
+    """
+    try:
+        arr = np.asarray(x)
+    except Exception as e:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be array-like of numbers, got {type(x).__name__}: {e}") from e
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if shape is not None:
+        ok = arr.ndim == len(shape) and all(s is None or s == n for s, n in zip(shape, arr.shape))
+        if not ok:
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    if finite and not np.all(np.isfinite(arr)):
+        bad = np.flatnonzero(~np.isfinite(arr.reshape(-1)))
+        raise ValueError(f"{name} must be finite, got {arr.reshape(-1)[bad[0]]} "
+                         f"at flat index {bad[0]} ({bad.size} non-finite entries)")
+    return arr
