@@ -1,0 +1,62 @@
+"""Saving and loading named arrays as ``.npz`` files, with no pickle anywhere.
+
+Every file carries a ``__kind__`` (what wrote it, e.g. ``"MLP"``) and a ``__version__`` (the layout
+of its arrays). Loading checks both, refuses object arrays (which would need unpickling) and turns
+every way a file can be broken into a ``ValueError`` that names the path.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+def save_arrays(path, kind: str, arrays: dict) -> None:
+    """Write ``arrays`` (name -> array-like) to ``path`` with the kind and format version."""
+    data = {name: np.asarray(value) for name, value in arrays.items()}
+    for name, value in data.items():
+        if value.dtype == object:
+            raise TypeError(f"cannot save {name!r}: object arrays would need pickle")
+    data["__kind__"] = np.array(kind)
+    data["__version__"] = np.array(FORMAT_VERSION)
+    with open(os.fspath(path), "wb") as f:  # a file object keeps numpy from appending ".npz"
+        np.savez(f, **data)
+
+
+def load_arrays(path, kind: str, required: tuple = ()) -> dict:
+    """Read a file written by :func:`save_arrays` for ``kind``; returns name -> array.
+
+    Raises ``ValueError`` when the file is not an ``.npz``, is truncated, holds pickled objects,
+    was written by another kind or format version, or lacks one of ``required``.
+    """
+    path = os.fspath(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not an .npz archive")
+        with npz:
+            data = {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise
+    except ValueError as e:
+        if "allow_pickle" in str(e) or "Object arrays" in str(e):
+            raise ValueError(f"{path!r} holds pickled objects; minidqn never unpickles") from e
+        raise ValueError(f"{path!r} is not a readable minidqn checkpoint: {e}") from e
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise ValueError(f"{path!r} is not a readable minidqn checkpoint: {e}") from e
+    if "__kind__" not in data:
+        raise ValueError(f"{path!r} is not a minidqn checkpoint (no __kind__ entry)")
+    found = str(data.pop("__kind__"))
+    if found != kind:
+        raise ValueError(f"{path!r} holds a {found!r} checkpoint, expected {kind!r}")
+    version = int(data.pop("__version__", -1))
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{path!r} has checkpoint format version {version}, "
+                         f"this minidqn reads version {FORMAT_VERSION}")
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ValueError(f"{path!r} lacks the entries {missing} of a {kind} checkpoint")
+    return data
