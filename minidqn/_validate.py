@@ -71,7 +71,7 @@ def check_array(name: str, x, shape: tuple | None = None, ndim: int | None = Non
     if shape is not None:
         ok = arr.ndim == len(shape) and all(s is None or s == n for s, n in zip(shape, arr.shape))
         if not ok:
-            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," * (len(shape) == 1)) + ")"
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)

@@ -25,7 +25,10 @@ def _check_pair(pred, target):
 
 def mse(pred, target) -> tuple[float, np.ndarray]:
     """Mean squared error ``L = mean((pred - target)**2)``; ``dL/dpred = 2 (pred - target) / N``."""
-    pred, target = _check_pair(pred, target)
+    return _mse(*_check_pair(pred, target))
+
+
+def _mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
     diff = pred - target
     return float(np.mean(diff * diff)), diff * (2.0 / diff.size)
 
@@ -39,7 +42,10 @@ def huber(pred, target, delta: float = 1.0) -> tuple[float, np.ndarray]:
     the tails, so one surprising reward cannot blow up a step.
     """
     delta = check_float("delta", delta, low=0.0, low_open=True)
-    pred, target = _check_pair(pred, target)
+    return _huber(*_check_pair(pred, target), delta)
+
+
+def _huber(pred: np.ndarray, target: np.ndarray, delta: float = 1.0) -> tuple[float, np.ndarray]:
     diff = pred - target
     abs_diff = np.abs(diff)
     quadratic = np.minimum(abs_diff, delta)
@@ -49,4 +55,6 @@ def huber(pred, target, delta: float = 1.0) -> tuple[float, np.ndarray]:
     return float(np.mean(loss)), grad.astype(diff.dtype, copy=False)
 
 
-LOSSES = {"mse": mse, "huber": huber}
+# Unchecked versions for the train step, whose inputs the library computed itself: a NaN there
+# is a divergence for the caller to report, not bad input.
+UNCHECKED = {"mse": _mse, "huber": _huber}

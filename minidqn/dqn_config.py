@@ -1,0 +1,87 @@
+"""The DQN agent's hyperparameters: one typed dataclass, one documented line per field.
+
+The defaults work as they are on this library's problems (the tabular shop with one-hot
+observations, the feature shop, small classic-control tasks); ``DQNAgent(**fields)`` overrides.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from ._validate import as_generator, check_float, check_int
+from .schedules import LinearSchedule
+
+
+@dataclasses.dataclass
+class DQNConfig:
+    hidden: tuple = (64, 64)         # widths of the hidden layers of the Q-network
+    activation: str = "relu"         # hidden activation: "relu" or "tanh"
+    lr: float = 1e-3                 # Adam's learning rate
+    gamma: float = 0.99              # discount factor in [0, 1]
+    batch_size: int = 64             # transitions per update
+    buffer_size: int = 50_000        # replay capacity (oldest overwritten)
+    learning_starts: int = 1_000     # transitions stored before the first update
+    train_freq: int = 1              # transitions observed per round of updates
+    gradient_steps: int = 1          # updates per round
+    target_update: int = 500         # updates between hard copies online -> target (ignored with tau)
+    tau: float | None = None         # Polyak rate: target <- tau*online + (1-tau)*target every update
+    double: bool = True              # Double DQN: online net picks argmax a', target net evaluates it
+    loss: str = "huber"              # "huber" (delta 1, PyTorch's smooth L1) or "mse"
+    max_grad_norm: float | None = 10.0  # clip the global gradient L2 norm (None: no clipping)
+    epsilon: float | Callable = dataclasses.field(  # exploration rate, or a schedule of env steps
+        default_factory=lambda: LinearSchedule(1.0, 0.05, 10_000))
+    reward_scale: float = 1.0        # rewards are multiplied by this before learning (Q stays in reward units)
+    seed: int | np.random.Generator | None = 0  # seeds networks, replay sampling and exploration
+    dtype: type = np.float32         # float32, or float64 for exact checks
+
+    def __post_init__(self):
+        if isinstance(self.hidden, (int, np.integer)):
+            self.hidden = (self.hidden,)
+        self.hidden = tuple(check_int("hidden entry", h, minimum=1) for h in self.hidden)
+        if self.activation not in ("relu", "tanh"):
+            raise ValueError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
+        self.lr = check_float("lr", self.lr, low=0.0, low_open=True)
+        self.gamma = check_float("gamma", self.gamma, 0.0, 1.0)
+        self.batch_size = check_int("batch_size", self.batch_size, minimum=1)
+        self.buffer_size = check_int("buffer_size", self.buffer_size, minimum=1)
+        if self.batch_size > self.buffer_size:
+            raise ValueError(f"batch_size ({self.batch_size}) must be <= buffer_size ({self.buffer_size})")
+        self.learning_starts = check_int("learning_starts", self.learning_starts, minimum=0)
+        self.train_freq = check_int("train_freq", self.train_freq, minimum=1)
+        self.gradient_steps = check_int("gradient_steps", self.gradient_steps, minimum=1)
+        self.target_update = check_int("target_update", self.target_update, minimum=1)
+        if self.tau is not None:
+            self.tau = check_float("tau", self.tau, 0.0, 1.0, low_open=True)
+        if not isinstance(self.double, (bool, np.bool_)):
+            raise TypeError(f"double must be a bool, got {self.double!r}")
+        if self.loss not in ("huber", "mse"):
+            raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
+        if self.max_grad_norm is not None:
+            self.max_grad_norm = check_float("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True)
+        if callable(self.epsilon):
+            check_float("epsilon(0)", self.epsilon(0), 0.0, 1.0)
+        else:
+            self.epsilon = check_float("epsilon", self.epsilon, 0.0, 1.0)
+        self.reward_scale = check_float("reward_scale", self.reward_scale, low=0.0, low_open=True)
+        as_generator(self.seed, "seed")  # type check only
+        if np.dtype(self.dtype) not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        self.dtype = np.dtype(self.dtype).type
+
+
+def epsilon_to_json(epsilon):
+    """A float, or a ``LinearSchedule`` as a dict; other callables cannot be saved."""
+    if isinstance(epsilon, LinearSchedule):
+        return {"start": epsilon.start, "end": epsilon.end, "duration": epsilon.duration}
+    if callable(epsilon):
+        raise TypeError(f"cannot save epsilon={epsilon!r}: only floats and LinearSchedule are stored; "
+                        "pass it again as DQNAgent.load(path, epsilon=...)")
+    return float(epsilon)
+
+
+def epsilon_from_json(value):
+    if isinstance(value, dict):
+        return LinearSchedule(value["start"], value["end"], value["duration"])
+    return float(value)

@@ -1,0 +1,163 @@
+"""Experience replay: a preallocated ring buffer of transitions with seeded uniform sampling.
+
+A transition is ``(obs, action, reward, next_obs, terminated)``, optionally with the action mask of
+``next_obs`` (so a target's ``max`` skips actions that are not allowed there). Storage is one NumPy
+array per field, written at ``(pos + k) % capacity``: once full, the oldest entries are
+overwritten. Only ``terminated`` is stored: a time-limit truncation is not the end of the
+shopper's story, and its next state must still be bootstrapped from. Prioritised replay and
+n-step returns are left out.
+"""
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import as_generator, check_array, check_int
+
+
+class Batch(NamedTuple):
+    """A sample of ``B`` transitions: ``obs (B, *obs_shape)``, ``actions (B,)`` int64,
+    ``rewards (B,)`` float32, ``next_obs (B, *obs_shape)``, ``terminated (B,)`` bool."""
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+
+
+class ReplayBuffer:
+    """``ReplayBuffer(capacity, obs_shape, obs_dtype=np.float32, seed=0, n_actions=None)``.
+
+    With ``n_actions`` given, actions are checked against it and a next-state action mask
+    ``(capacity, n_actions)`` is kept (all True where ``add`` receives none).
+    """
+
+    def __init__(self, capacity: int, obs_shape, obs_dtype=np.float32, seed=0, n_actions: int | None = None):
+        self.capacity = check_int("capacity", capacity, minimum=1)
+        if isinstance(obs_shape, (int, np.integer)):
+            obs_shape = (obs_shape,)
+        self.obs_shape = tuple(check_int("obs_shape entry", n, minimum=1) for n in obs_shape)
+        self.n_actions = None if n_actions is None else check_int("n_actions", n_actions, minimum=1)
+        self.obs = np.zeros((self.capacity, *self.obs_shape), obs_dtype)
+        self.next_obs = np.zeros_like(self.obs)
+        self.actions = np.zeros(self.capacity, np.int64)
+        self.rewards = np.zeros(self.capacity, np.float32)
+        self.terminated = np.zeros(self.capacity, bool)
+        self.next_action_mask = (None if self.n_actions is None
+                                 else np.ones((self.capacity, self.n_actions), bool))
+        self.rng = as_generator(seed)
+        self.pos = 0   # where the next transition goes
+        self.size = 0  # how many are stored
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, obs, action, reward, next_obs, terminated, next_action_mask=None) -> None:
+        """Store one transition, or a batch of ``n`` (every field with a leading axis ``n``).
+
+        Everything is checked before anything is written.
+        """
+        obs = check_array("obs", obs, dtype=self.obs.dtype)
+        batched = obs.ndim == len(self.obs_shape) + 1
+        lead = (None,) if batched else ()
+        obs = check_array("obs", obs, shape=lead + self.obs_shape)
+        n = obs.shape[0] if batched else 1
+        next_obs = check_array("next_obs", next_obs, shape=obs.shape, dtype=self.obs.dtype)
+        want = (n,) if batched else ()
+        action = np.asarray(action)
+        if action.shape != want or not np.issubdtype(action.dtype, np.integer):
+            raise TypeError(f"action must be {'an integer array of shape ' + str(want) if batched else 'an integer'}, "
+                            f"got {action!r}")
+        if np.any(action < 0) or (self.n_actions is not None and np.any(action >= self.n_actions)):
+            raise ValueError(f"action must be in [0, {self.n_actions or 'n_actions'}), got {action!r}")
+        reward = check_array("reward", reward, shape=want)
+        terminated = np.asarray(terminated)
+        if terminated.shape != want or terminated.dtype.kind not in "bi":
+            raise TypeError(f"terminated must be a bool{' array of shape ' + str(want) if batched else ''}, "
+                            f"got {terminated!r}")
+        if next_action_mask is not None:
+            if self.n_actions is None:
+                raise ValueError("next_action_mask given, but the buffer was made without n_actions")
+            next_action_mask = np.asarray(next_action_mask)
+            if next_action_mask.shape != want + (self.n_actions,) or next_action_mask.dtype != bool:
+                raise ValueError(f"next_action_mask must be bool of shape {want + (self.n_actions,)}, "
+                                 f"got {next_action_mask.dtype} {next_action_mask.shape}")
+
+        skip = max(0, n - self.capacity)  # of a batch larger than the buffer, only the tail survives
+        if skip:
+            obs, next_obs, action, reward, terminated = (obs[skip:], next_obs[skip:], action[skip:],
+                                                         reward[skip:], terminated[skip:])
+            next_action_mask = None if next_action_mask is None else next_action_mask[skip:]
+        idx = (self.pos + skip + np.arange(n - skip)) % self.capacity
+        self.obs[idx] = obs
+        self.next_obs[idx] = next_obs
+        self.actions[idx] = action
+        self.rewards[idx] = reward
+        self.terminated[idx] = terminated
+        if self.next_action_mask is not None:
+            self.next_action_mask[idx] = True if next_action_mask is None else next_action_mask
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample_indices(self, batch_size: int) -> np.ndarray:
+        """``batch_size`` indices drawn uniformly, with replacement, from the filled part."""
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        if batch_size > self.size:
+            raise RuntimeError(f"cannot sample batch_size={batch_size} from a buffer holding {self.size} "
+                               "transitions; add more first (see learning_starts)")
+        return self.rng.integers(0, self.size, size=batch_size)
+
+    def batch(self, idx: np.ndarray, out: Batch | None = None) -> Batch:
+        """The transitions at ``idx``; written into ``out`` (arrays of the right shapes) when given."""
+        if out is None:
+            return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                         self.terminated[idx])
+        for src, dst in zip((self.obs, self.actions, self.rewards, self.next_obs, self.terminated), out):
+            np.take(src, idx, axis=0, out=dst)
+        return out
+
+    def sample(self, batch_size: int) -> Batch:
+        """A ``Batch`` of ``batch_size`` transitions drawn uniformly from what is stored."""
+        return self.batch(self.sample_indices(batch_size))
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """The stored transitions, the write position and the sampler's state, as arrays."""
+        n = self.size
+        state = {"capacity": np.array(self.capacity), "pos": np.array(self.pos), "size": np.array(n),
+                 "obs": self.obs[:n], "next_obs": self.next_obs[:n], "actions": self.actions[:n],
+                 "rewards": self.rewards[:n], "terminated": self.terminated[:n],
+                 "rng_state": np.array(json.dumps(self.rng.bit_generator.state))}
+        if self.next_action_mask is not None:
+            state["next_action_mask"] = self.next_action_mask[:n]
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` into a buffer of the same capacity, shapes and masks."""
+        try:
+            capacity, pos, n = int(state["capacity"]), int(state["pos"]), int(state["size"])
+            rng_state = json.loads(str(state["rng_state"]))
+            fields = {k: np.asarray(state[k]) for k in ("obs", "next_obs", "actions", "rewards", "terminated")}
+            mask = state.get("next_action_mask")
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"replay state is incomplete or malformed: {e}") from e
+        if capacity != self.capacity or not (0 <= n <= capacity) or not (0 <= pos < capacity):
+            raise ValueError(f"replay state for capacity {capacity} (size {n}, pos {pos}) does not fit "
+                             f"a buffer of capacity {self.capacity}")
+        if fields["obs"].shape != (n, *self.obs_shape) or fields["next_obs"].shape != (n, *self.obs_shape):
+            raise ValueError(f"replay state holds observations of shape {fields['obs'].shape[1:]}, "
+                             f"this buffer stores {self.obs_shape}")
+        if (mask is None) != (self.next_action_mask is None):
+            raise ValueError("replay state and buffer disagree on whether action masks are stored")
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = rng_state
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"replay state has an unusable sampler state: {e}") from e
+        for name, value in fields.items():
+            getattr(self, name)[:n] = value
+        if mask is not None:
+            self.next_action_mask[:n] = mask
+        self.pos, self.size, self.rng = pos, n, rng

@@ -1,0 +1,224 @@
+import numpy as np
+import pytest
+
+from minidqn.dqn import DQNAgent
+from minidqn.losses import huber, mse
+from minidqn.schedules import LinearSchedule
+
+
+def filled_agent(n=200, obs_dim=4, n_actions=3, masks=False, **kw):
+    kw = {"learning_starts": 10 ** 9, "batch_size": 16, "seed": 0, **kw}
+    agent = DQNAgent(obs_dim, n_actions, **kw)
+    rng = np.random.default_rng(1)
+    obs = rng.normal(size=(n, obs_dim))
+    mask = None
+    if masks:
+        mask = rng.random((n, n_actions)) < 0.6
+        mask[np.arange(n), rng.integers(n_actions, size=n)] = True
+    agent.observe(obs, rng.integers(n_actions, size=n), rng.normal(size=n) * 3, rng.normal(size=(n, obs_dim)),
+                  rng.random(n) < 0.2, next_action_mask=mask)
+    agent.online.params += rng.normal(0, 0.05, agent.online.params.shape)  # online != target
+    return agent
+
+
+def reference_step(agent, idx):
+    """The same update written the slow, obvious way: one transition at a time."""
+    cfg, buf = agent.config, agent.buffer
+    loss_fn = {"huber": huber, "mse": mse}[cfg.loss]
+    B = idx.size
+    grads, losses = np.zeros_like(agent.online.params), []
+    for i in idx:
+        next_q_target = agent.target.predict(buf.next_obs[i])
+        chooser = agent.online.predict(buf.next_obs[i]) if cfg.double else next_q_target
+        allowed = np.flatnonzero(buf.next_action_mask[i])
+        best = allowed[np.argmax(chooser[allowed])]
+        y = buf.rewards[i] + (0.0 if buf.terminated[i] else cfg.gamma * next_q_target[best])
+        q = agent.online.forward(buf.obs[i][None])
+        a = buf.actions[i]
+        loss, dq = loss_fn(q[0, a:a + 1], np.array([y]))
+        grad_out = np.zeros_like(q)
+        grad_out[0, a] = dq[0] / B  # per-sample loss, averaged over the batch
+        agent.online.backward(grad_out)
+        grads += agent.online.grads
+        losses.append(loss)
+    return float(np.mean(losses)), grads
+
+
+@pytest.mark.parametrize("double", [True, False])
+@pytest.mark.parametrize("loss", ["huber", "mse"])
+@pytest.mark.parametrize("masks", [False, True])
+def test_vectorized_step_equals_per_sample_loop(double, loss, masks):
+    agent = filled_agent(double=double, loss=loss, masks=masks, dtype=np.float64, max_grad_norm=None)
+    rng_state = agent.buffer.rng.bit_generator.state
+    idx = agent.buffer.sample_indices(agent.config.batch_size)
+    agent.buffer.rng.bit_generator.state = rng_state  # train_step will draw the same indices
+    ref_loss, ref_grads = reference_step(agent, idx)
+    got = agent.train_step()
+    assert abs(got - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss))
+    np.testing.assert_allclose(agent.online.grads, ref_grads, rtol=1e-10, atol=1e-12)
+
+
+def linear_agent(**kw):
+    """No hidden layer: Q(s) = s @ W + b, so targets can be worked out by hand."""
+    agent = DQNAgent(2, 2, hidden=(), dtype=np.float64, gamma=0.5, **kw)
+    agent.online.weights[0][:] = [[1.0, 0.0], [0.0, 1.0]]    # Q_online(s) = s
+    agent.target.weights[0][:] = [[0.0, 10.0], [20.0, 0.0]]  # Q_target(s) = (20 s1, 10 s0)
+    agent.online.biases[0][:] = agent.target.biases[0][:] = 0.0
+    return agent
+
+
+def test_double_and_plain_targets_by_hand():
+    r = np.array([1.0, 1.0, 1.0])
+    s_next = np.array([[1.0, 2.0], [3.0, 0.5], [3.0, 0.5]])
+    term = np.array([False, False, True])
+    # s'=(1,2): online picks a=1, target says Q_t(s',1)=10 -> y = 1 + 0.5*10 = 6
+    # s'=(3,.5): online picks a=0, target Q_t(s',0)=10 -> 6; terminal -> 1
+    np.testing.assert_allclose(linear_agent(double=True).td_targets(r, s_next, term), [6.0, 6.0, 1.0])
+    # plain DQN: max_a Q_t(s') = max(40, 10) = 40 -> 21; max(10, 30) = 30 -> 16; terminal -> 1
+    np.testing.assert_allclose(linear_agent(double=False).td_targets(r, s_next, term), [21.0, 16.0, 1.0])
+    # a mask that forbids the argmax changes the choice: only a=1 allowed for the first row
+    mask = np.array([[False, True], [False, True], [False, False]])
+    np.testing.assert_allclose(linear_agent(double=False).td_targets(r, s_next, term, mask), [6.0, 16.0, 1.0])
+
+
+def test_acting_respects_masks_and_breaks_ties_at_random():
+    agent = DQNAgent(3, 5, seed=0, epsilon=1.0)
+    mask = np.array([False, True, False, True, False])
+    chosen = {agent.act(np.zeros(3), action_mask=mask) for _ in range(200)}
+    assert chosen == {1, 3}
+    agent.config.epsilon = 0.0
+    agent.online.params[:] = 0.0  # every Q equal: greedy must still spread over all actions
+    counts = np.bincount([agent.act(np.zeros(3)) for _ in range(500)], minlength=5)
+    assert counts.min() > 60
+    assert {agent.act(np.zeros(3), action_mask=mask) for _ in range(100)} == {1, 3}
+    batch_actions = agent.act(np.zeros((4, 3)), action_mask=np.tile(mask, (4, 1)))
+    assert batch_actions.shape == (4,) and set(batch_actions) <= {1, 3}
+
+
+def test_recommend_ranks_by_q_and_skips_masked():
+    agent = linear_agent()
+    obs = np.array([0.2, 0.7])  # Q = (0.2, 0.7)
+    np.testing.assert_array_equal(agent.recommend(obs, 2), [1, 0])
+    np.testing.assert_array_equal(agent.recommend(obs, 1, action_mask=np.array([True, False])), [0])
+
+
+def test_target_net_untouched_by_a_step_then_synced_by_hard_update():
+    agent = filled_agent(target_update=3)
+    before = agent.target.params.copy()
+    online_before = agent.online.params.copy()
+    agent.train_step(), agent.train_step()
+    np.testing.assert_array_equal(agent.target.params, before)
+    assert not np.array_equal(agent.online.params, online_before)
+    agent.train_step()
+    np.testing.assert_array_equal(agent.target.params, agent.online.params)
+
+
+def test_polyak_update_formula():
+    agent = filled_agent(tau=0.1, dtype=np.float64)
+    target_before = agent.target.params.copy()
+    agent.train_step()
+    np.testing.assert_allclose(agent.target.params, 0.9 * target_before + 0.1 * agent.online.params, rtol=1e-12)
+
+
+def test_observe_trains_on_schedule():
+    agent = DQNAgent(2, 2, learning_starts=20, batch_size=4, train_freq=4, gradient_steps=2, seed=0)
+    rng = np.random.default_rng(0)
+    losses = [agent.observe(rng.normal(size=2), 0, 1.0, rng.normal(size=2), False) for _ in range(40)]
+    # the 20th transition fills learning_starts; then a round of 2 updates every 4th transition
+    trained = [i for i, loss in enumerate(losses) if loss is not None]
+    assert trained == [22, 26, 30, 34, 38]
+    assert agent.updates == 10
+
+
+def test_same_seed_bitwise_identical():
+    a, b = filled_agent(seed=3), filled_agent(seed=3)
+    for _ in range(5):
+        a.train_step(), b.train_step()
+    np.testing.assert_array_equal(a.online.params, b.online.params)
+    assert a.act(np.ones(4)) == b.act(np.ones(4))
+
+
+def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
+    def run(agent, steps, rng):
+        for _ in range(steps):
+            obs = rng.normal(size=3)
+            agent.observe(obs, agent.act(obs), float(obs[0]), rng.normal(size=3), bool(rng.random() < 0.1))
+    kw = dict(learning_starts=30, batch_size=8, target_update=7, epsilon=LinearSchedule(1.0, 0.1, 100), seed=5)
+    straight = DQNAgent(3, 4, **kw)
+    run(straight, 120, np.random.default_rng(0))
+    first = DQNAgent(3, 4, **kw)
+    env_rng = np.random.default_rng(0)
+    run(first, 70, env_rng)
+    first.save(tmp_path / "ckpt.npz", include_buffer=True)
+    resumed = DQNAgent.load(tmp_path / "ckpt.npz")
+    run(resumed, 50, env_rng)
+    np.testing.assert_array_equal(resumed.online.params, straight.online.params)
+    np.testing.assert_array_equal(resumed.target.params, straight.target.params)
+    np.testing.assert_array_equal(resumed.optimizer.v, straight.optimizer.v)
+    assert (resumed.steps, resumed.updates, resumed.epsilon) == (straight.steps, straight.updates, straight.epsilon)
+
+
+def test_divergence_is_reported_and_nothing_is_updated():
+    agent = filled_agent()
+    agent.online.params[0] = np.float32(3e38)
+    agent.online.params[1:] *= 1e30
+    before = agent.online.params.copy()
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="update 1 .*lr"):
+        agent.train_step()
+    np.testing.assert_array_equal(agent.online.params, before)
+
+
+def test_for_env_reads_spaces_and_one_hot_encodes_discrete_states():
+    from minidqn.spaces import Box, Discrete
+
+    class Env:
+        observation_space, action_space = Discrete(6), Discrete(3)
+    agent = DQNAgent.for_env(Env(), seed=0)
+    assert (agent.obs_dim, agent.n_actions, agent.one_hot) == (6, 3, True)
+    np.testing.assert_allclose(agent.q_values(4), agent.online.predict(np.eye(6)[4]), rtol=1e-6)
+    assert agent.q_values(np.array([1, 4])).shape == (2, 3)
+    Env.observation_space = Box(-1, 1, (5,))
+    assert DQNAgent.for_env(Env()).obs_dim == 5
+    Env.observation_space = Box(-1, 1, (2, 2))
+    with pytest.raises(TypeError, match="flat observations"):
+        DQNAgent.for_env(Env())
+
+
+@pytest.mark.parametrize("kw, error, match", [
+    ({"lr": -1.0}, ValueError, "lr must be > 0"), ({"gamma": 1.5}, ValueError, "gamma must be <= 1"),
+    ({"batch_size": 0}, ValueError, "batch_size"), ({"buffer_size": 10, "batch_size": 32}, ValueError, "buffer_size"),
+    ({"loss": "l1"}, ValueError, "loss"), ({"tau": 0.0}, ValueError, "tau"), ({"epsilon": 2.0}, ValueError, "epsilon"),
+    ({"hidden": (64, 0)}, ValueError, "hidden"), ({"learning_rate": 0.1}, TypeError, "learning_rate"),
+    ({"reward_scale": 0}, ValueError, "reward_scale"), ({"double": "yes"}, TypeError, "double"),
+])
+def test_bad_hyperparameters(kw, error, match):
+    with pytest.raises(error, match=match):
+        DQNAgent(3, 2, **kw)
+
+
+def test_bad_calls():
+    agent = DQNAgent(3, 2, learning_starts=0, batch_size=1)
+    with pytest.raises(ValueError, match=r"obs must have shape \(3,\)"):
+        agent.act(np.zeros(4))
+    with pytest.raises(ValueError, match="obs must be finite"):
+        agent.act(np.array([0.0, np.nan, 0.0]))
+    with pytest.raises(ValueError, match="allows no action"):
+        agent.act(np.zeros(3), action_mask=np.zeros(2, bool))
+    with pytest.raises(ValueError, match="action_mask must be a bool array of shape"):
+        agent.act(np.zeros(3), action_mask=np.ones(3, bool))
+    with pytest.raises(ValueError, match="action must be in"):
+        agent.observe(np.zeros(3), 2, 0.0, np.zeros(3), False)
+    with pytest.raises(ValueError, match="reward must be finite"):
+        agent.observe(np.zeros(3), 1, np.inf, np.zeros(3), False)
+    assert len(agent.buffer) == 0 and agent.steps == 0
+    with pytest.raises(ValueError, match="k must be <= 2"):
+        agent.recommend(np.zeros(3), 3)
+    with pytest.raises(RuntimeError, match="holding 0"):
+        agent.train_step()
+
+
+def test_load_refuses_foreign_files(tmp_path):
+    from minidqn.mlp import MLP
+    MLP([2, 2]).save(tmp_path / "net.npz")
+    with pytest.raises(ValueError, match="'MLP' checkpoint, expected 'DQNAgent'"):
+        DQNAgent.load(tmp_path / "net.npz")
