@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from conftest import assert_grad_close, numerical_grad
+from minidqn.dqn import DQNAgent
+from minidqn.explain import explain, input_gradients
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_input_gradients_match_finite_differences_of_q(activation):
+    agent = DQNAgent(5, 4, hidden=(16, 16), activation=activation, dtype=np.float64, reward_scale=0.1, seed=2)
+    obs = np.random.default_rng(0).normal(size=5)
+    actions = np.array([3, 0, 2])
+    _, grads = input_gradients(agent, obs, actions)
+    for a, g in zip(actions, grads):
+        numeric = numerical_grad(lambda: float(agent.q_values(obs)[a]), obs)
+        assert_grad_close(g, numeric, what=f"dQ(s,{a})/ds")
+
+
+def test_the_feature_that_drives_q_ranks_first():
+    # Q(s) = s @ W with one hidden ReLU unit per feature: action 0 leans on feature 2, action 1 on 0
+    agent = DQNAgent(3, 2, hidden=(3,), dtype=np.float64, seed=0)
+    agent.online.weights[0][:] = np.eye(3)
+    agent.online.biases[0][:] = 0
+    agent.online.weights[1][:] = [[0.1, 5.0], [0.2, 0.1], [4.0, 0.1]]
+    agent.online.biases[1][:] = 0
+    obs = np.array([1.0, 1.0, 1.0])  # Q = (4.3, 5.2)
+    ex = explain(agent, obs, k=2, feature_names=["views", "clicks", "price"], top_features=2)
+    assert [e.action for e in ex] == [1, 0]
+    assert ex[0].features[0][0] == "views" and ex[1].features[0][0] == "price"
+    assert ex[0].features[0][2] == pytest.approx(5.0)   # attribution = s_j * dQ/ds_j
+    assert ex[0].q == pytest.approx(5.2) and ex[0].advantage == pytest.approx(0.45)
+    assert ex[0].gap == pytest.approx(0.9) and ex[1].gap == 0.0
+    assert "views" in str(ex[0])
+
+
+def test_explain_leaves_the_agent_gradients_alone_and_respects_masks():
+    agent = DQNAgent(3, 4, seed=0)
+    agent.online.grads[:] = 7.0
+    ex = explain(agent, np.ones(3), k=4, action_mask=np.array([True, False, True, False]))
+    assert {e.action for e in ex} == {0, 2}
+    assert np.all(agent.online.grads == 7.0)
+    with pytest.raises(ValueError, match="feature_names"):
+        explain(agent, np.ones(3), feature_names=["a"])
