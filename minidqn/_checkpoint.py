@@ -7,6 +7,7 @@ every way a file can be broken into a ``ValueError`` that names the path.
 from __future__ import annotations
 
 import os
+import tempfile
 import zipfile
 
 import numpy as np
@@ -22,8 +23,16 @@ def save_arrays(path, kind: str, arrays: dict) -> None:
             raise TypeError(f"cannot save {name!r}: object arrays would need pickle")
     data["__kind__"] = np.array(kind)
     data["__version__"] = np.array(FORMAT_VERSION)
-    with open(os.fspath(path), "wb") as f:  # a file object keeps numpy from appending ".npz"
-        np.savez(f, **data)
+    # Write beside the target, then rename: a crash mid-write leaves the old checkpoint intact.
+    path = os.path.abspath(os.fspath(path))
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:  # a file object keeps numpy from appending ".npz"
+            np.savez(f, **data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def load_arrays(path, kind: str, required: tuple = ()) -> dict:
@@ -42,8 +51,11 @@ def load_arrays(path, kind: str, required: tuple = ()) -> dict:
     except FileNotFoundError:
         raise
     except ValueError as e:
-        if "allow_pickle" in str(e) or "Object arrays" in str(e):
+        if "Object arrays" in str(e):
             raise ValueError(f"{path!r} holds pickled objects; minidqn never unpickles") from e
+        if "pickled data" in str(e):
+            raise ValueError(f"{path!r} is not an .npz archive (reading it would need unpickling, "
+                             "which minidqn never does)") from e
         raise ValueError(f"{path!r} is not a readable minidqn checkpoint: {e}") from e
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise ValueError(f"{path!r} is not a readable minidqn checkpoint: {e}") from e
@@ -52,8 +64,10 @@ def load_arrays(path, kind: str, required: tuple = ()) -> dict:
     found = str(data.pop("__kind__"))
     if found != kind:
         raise ValueError(f"{path!r} holds a {found!r} checkpoint, expected {kind!r}")
-    version = int(data.pop("__version__", -1))
-    if version != FORMAT_VERSION:
+    version = data.pop("__version__", None)
+    if version is None or version.shape != () or version.dtype.kind not in "iu":
+        raise ValueError(f"{path!r} has no integer checkpoint format version")
+    if int(version) != FORMAT_VERSION:
         raise ValueError(f"{path!r} has checkpoint format version {version}, "
                          f"this minidqn reads version {FORMAT_VERSION}")
     missing = [name for name in required if name not in data]

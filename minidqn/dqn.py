@@ -54,6 +54,7 @@ class DQNAgent:
         self.updates = 0    # gradient steps taken
         self._since_train = 0
         self._workspace: dict[str, np.ndarray] = {}
+        self.metadata: dict = {}  # free-form, saved with the agent (e.g. the env it was trained on)
 
     @classmethod
     def for_env(cls, env, **hyperparameters) -> "DQNAgent":
@@ -94,7 +95,8 @@ class DQNAgent:
             return check_array(name, x, shape=(self.obs_dim,))[None, :], False
         return check_array(name, x, shape=(None, self.obs_dim)), True
 
-    def _check_mask(self, action_mask, n: int, batched: bool, name: str = "action_mask"):
+    def _check_mask(self, action_mask, n: int, batched: bool, name: str = "action_mask", terminal=False):
+        """A ``(n, n_actions)`` bool mask; every row must allow an action unless ``terminal``."""
         if action_mask is None:
             return None
         mask = np.asarray(action_mask)
@@ -102,8 +104,8 @@ class DQNAgent:
         if mask.dtype != bool or mask.shape != want:
             raise ValueError(f"{name} must be a bool array of shape {want}, got {mask.dtype} {mask.shape}")
         mask = mask.reshape(n, self.n_actions)
-        if not mask.any(axis=1).all():
-            raise ValueError(f"{name} allows no action for some observation: nothing can be chosen")
+        if np.any(~mask.any(axis=1) & ~np.asarray(terminal)):
+            raise ValueError(f"{name} allows no action for some (non-terminal) observation")
         return mask
 
     def q_values(self, obs) -> np.ndarray:
@@ -131,7 +133,8 @@ class DQNAgent:
         return actions if batched else int(actions[0])
 
     def recommend(self, obs, k: int, action_mask=None) -> np.ndarray:
-        """The ``k`` actions of highest Q for one observation, best first; masked actions excluded."""
+        """The ``k`` actions of highest Q for one observation, best first (equal values in random
+        order); masked actions excluded."""
         k = check_int("k", k, minimum=1, maximum=self.n_actions)
         q = self.q_values(obs)
         if q.ndim != 1:
@@ -141,7 +144,7 @@ class DQNAgent:
             if k > mask.sum():
                 raise ValueError(f"k={k} exceeds the {int(mask.sum())} actions the mask allows")
             q = np.where(mask[0], q, -np.inf)
-        return np.argsort(-q, kind="stable")[:k]
+        return np.lexsort((self.rng.random(q.size), -q))[:k]  # by Q, equal Qs in random order
 
     # ------------------------------------------------------------------ learning
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None) -> float | None:
@@ -156,12 +159,16 @@ class DQNAgent:
         if x_next.shape != x.shape:
             raise ValueError(f"next_obs must match obs: got {x_next.shape[0]} next observations for {x.shape[0]}")
         n = x.shape[0]
-        mask = self._check_mask(next_action_mask, n, batched, "next_action_mask")
-        self.buffer.add(x, np.reshape(action, n) if batched else np.reshape(action, 1),
-                        np.reshape(reward, n).astype(np.float64) * self.config.reward_scale,
-                        x_next, np.reshape(terminated, n), mask)
+        want = (n,) if batched else ()
+        action, terminated = np.asarray(action), np.asarray(terminated)
+        if action.shape != want or terminated.shape != want:
+            raise ValueError(f"action and terminated must have shape {want} like the observations, "
+                             f"got {action.shape} and {terminated.shape}")
+        reward = check_array("reward", reward, shape=want) * self.config.reward_scale
+        mask = self._check_mask(next_action_mask, n, batched, "next_action_mask", terminal=terminated.reshape(n))
+        self.buffer.add(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n), mask)
         self.steps += n
-        if self.buffer.size < max(self.config.learning_starts, self.config.batch_size):
+        if self.steps < self.config.learning_starts or self.buffer.size < self.config.batch_size:
             return None
         self._since_train += n
         loss = None
@@ -176,7 +183,8 @@ class DQNAgent:
             dt = self.config.dtype
             self._workspace = {
                 "B": B, "rows": np.arange(B),
-                "batch": Batch(np.empty((B, self.obs_dim), dt), np.empty(B, np.int64), np.empty(B, np.float32),
+                "batch": Batch(np.empty((B, self.obs_dim), dt), np.empty(B, np.int64),
+                               np.empty(B, self.buffer.rewards.dtype),
                                np.empty((B, self.obs_dim), dt), np.empty(B, bool)),
                 "grad_q": np.zeros((B, self.n_actions), dt)}
         ws = self._workspace
@@ -186,7 +194,13 @@ class DQNAgent:
         """``y = r + gamma * Q_target(s', a*)`` with ``y = r`` where terminated; shape ``(B,)``.
 
         ``a*`` is chosen by the online net (Double DQN) or the target net, among allowed actions.
+        Inputs: ``rewards (B,)``, ``next_obs (B, obs_dim)`` (encoded), ``terminated (B,)`` bool,
+        ``next_action_mask (B, n_actions)`` bool or ``None``.
         """
+        B = next_obs.shape[0]
+        if np.shape(rewards) != (B,) or np.shape(terminated) != (B,):
+            raise ValueError(f"rewards and terminated must have shape ({B},), got {np.shape(rewards)} "
+                             f"and {np.shape(terminated)}: (B, 1) against (B,) would broadcast to (B, B)")
         q_next_target = self.target.predict(next_obs)                    # (B, A), no gradient
         chooser = self.online.predict(next_obs) if self.config.double else q_next_target
         if next_action_mask is not None:
@@ -195,9 +209,7 @@ class DQNAgent:
         next_q = q_next_target[np.arange(best.size), best]
         # Mask before adding: 0 * Q(s') would still be NaN if Q(s') were -inf or NaN.
         next_q = np.where(terminated, 0.0, next_q)
-        y = rewards + self.config.gamma * next_q
-        assert y.shape == rewards.shape == terminated.shape, "a (B,1) + (B,) broadcast slipped in"
-        return y.astype(self.config.dtype, copy=False)
+        return (rewards + self.config.gamma * next_q).astype(self.config.dtype, copy=False)
 
     def train_step(self) -> float:
         """One vectorized update on a sampled batch; returns the loss before the update."""
@@ -244,14 +256,25 @@ class DQNAgent:
             self.target.params[:] = self.online.params
 
     # ------------------------------------------------------------------ checkpoints
-    def save(self, path, include_buffer: bool = False) -> None:
+    def save(self, path, include_buffer: bool = False, metadata: dict | None = None) -> None:
         """Networks, Adam's state, step counts, sampler and exploration state and hyperparameters
-        (and, with ``include_buffer``, the replay buffer, so training resumes exactly); ``.npz``."""
-        arrays = {"meta": np.array(json.dumps({
-            "obs_dim": self.obs_dim, "n_actions": self.n_actions, "one_hot": self.one_hot,
-            "steps": self.steps, "updates": self.updates, "since_train": self._since_train,
-            "config": _config_to_json(self.config),
-            "rng_state": self.rng.bit_generator.state}))}
+        (and, with ``include_buffer``, the replay buffer, so training resumes exactly); ``.npz``.
+
+        ``metadata``: a JSON-able dict stored alongside (e.g. which env the agent was trained on),
+        given back as ``agent.metadata`` by :meth:`load`.
+        """
+        if self.rng.bit_generator.__class__ is not np.random.PCG64:
+            raise TypeError(f"cannot save an agent seeded with a {type(self.rng.bit_generator).__name__} "
+                            "generator; use an int seed or numpy.random.default_rng")
+        try:
+            meta = json.dumps({
+                "obs_dim": self.obs_dim, "n_actions": self.n_actions, "one_hot": self.one_hot,
+                "steps": self.steps, "updates": self.updates, "since_train": self._since_train,
+                "config": _config_to_json(self.config), "rng_state": self.rng.bit_generator.state,
+                "metadata": metadata or {}})
+        except TypeError as e:
+            raise TypeError(f"cannot save: metadata or hyperparameters are not JSON-able ({e})") from e
+        arrays = {"meta": np.array(meta)}
         arrays.update({f"online.{k}": v for k, v in self.online.state_dict().items()})
         arrays["target.params"] = self.target.params
         arrays.update({f"adam.{k}": v for k, v in self.optimizer.state_dict().items()})
@@ -262,28 +285,39 @@ class DQNAgent:
     @classmethod
     def load(cls, path, **overrides) -> "DQNAgent":
         """Rebuild an agent written by :meth:`save`; ``overrides`` replace saved hyperparameters
-        (needed for an ``epsilon`` that was a custom callable)."""
+        (``lr``, ``epsilon``, ...; needed for an ``epsilon`` that was a custom callable). The
+        network's shape, activation and dtype cannot be overridden."""
         data = load_arrays(path, "DQNAgent", required=("meta", "online.params", "target.params", "adam.m"))
         where = repr(str(path))
         try:
             meta = json.loads(str(data["meta"]))
             config = _config_from_json(meta["config"])
-            config.update(overrides)
-            agent = cls(meta["obs_dim"], meta["n_actions"], one_hot=meta["one_hot"], **config)
+            fixed = {k: overrides[k] for k in ("hidden", "activation", "dtype") if k in overrides}
+            if fixed:
+                raise TypeError(f"{sorted(fixed)} cannot be overridden: they define the saved network")
+            counts = {k: check_int(k, meta[k], minimum=0) for k in ("steps", "updates", "since_train")}
+            obs_dim, n_actions, one_hot = meta["obs_dim"], meta["n_actions"], bool(meta["one_hot"])
+            rng_state = meta["rng_state"]
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{where} holds unusable DQN hyperparameters: {e}") from e
+            raise ValueError(f"{where} holds an unusable DQN description: {e}") from e
+        agent = cls(obs_dim, n_actions, one_hot=one_hot, **{**config, **overrides})
         online = MLP.from_state_dict({k[len("online."):]: v for k, v in data.items() if k.startswith("online.")},
                                      where=where)
-        if online.sizes != agent.online.sizes:
-            raise ValueError(f"{where}: network sizes {online.sizes} disagree with {agent.online.sizes}")
-        agent.online.params[:] = online.params
-        agent.target.params[:] = check_array(f"target.params in {where}", data["target.params"],
-                                             shape=agent.online.params.shape)
-        agent.optimizer.load_state_dict({k[len("adam."):]: v for k, v in data.items() if k.startswith("adam.")})
-        if "buffer.obs" in data:
-            agent.buffer.load_state_dict({k[len("buffer."):]: v for k, v in data.items() if k.startswith("buffer.")})
-        agent.steps, agent.updates, agent._since_train = meta["steps"], meta["updates"], meta["since_train"]
-        agent.rng.bit_generator.state = meta["rng_state"]
+        if (online.sizes, online.activation, online.dtype) != (agent.online.sizes, agent.online.activation,
+                                                                agent.online.dtype):
+            raise ValueError(f"{where}: saved network {online} disagrees with its hyperparameters")
+        target = check_array(f"target.params in {where}", data["target.params"], shape=agent.online.params.shape)
+        try:
+            agent.rng.bit_generator.state = rng_state
+            agent.optimizer.load_state_dict({k[5:]: v for k, v in data.items() if k.startswith("adam.")})
+            if "buffer.obs" in data:
+                agent.buffer.load_state_dict({k[7:]: v for k, v in data.items() if k.startswith("buffer.")})
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"{where}: {e}") from e
+        agent.optimizer.lr = agent.config.lr  # an lr override wins over the saved one
+        agent.online.params[:], agent.target.params[:] = online.params, target
+        agent.steps, agent.updates, agent._since_train = counts["steps"], counts["updates"], counts["since_train"]
+        agent.metadata = meta.get("metadata", {})
         return agent
 
     def __repr__(self) -> str:

@@ -22,10 +22,11 @@ class DQNConfig:
     gamma: float = 0.99              # discount factor in [0, 1]
     batch_size: int = 64             # transitions per update
     buffer_size: int = 50_000        # replay capacity (oldest overwritten)
-    learning_starts: int = 1_000     # transitions stored before the first update
+    learning_starts: int = 1_000     # transitions observed before the first update
     train_freq: int = 1              # transitions observed per round of updates
     gradient_steps: int = 1          # updates per round
-    target_update: int = 500         # updates between hard copies online -> target (ignored with tau)
+    target_update: int = 500         # gradient updates (not env steps) between hard copies online -> target;
+                                     # ignored with tau
     tau: float | None = None         # Polyak rate: target <- tau*online + (1-tau)*target every update
     double: bool = True              # Double DQN: online net picks argmax a', target net evaluates it
     loss: str = "huber"              # "huber" (delta 1, PyTorch's smooth L1) or "mse"
@@ -56,16 +57,22 @@ class DQNConfig:
             self.tau = check_float("tau", self.tau, 0.0, 1.0, low_open=True)
         if not isinstance(self.double, (bool, np.bool_)):
             raise TypeError(f"double must be a bool, got {self.double!r}")
+        self.double = bool(self.double)
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
         if self.max_grad_norm is not None:
             self.max_grad_norm = check_float("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True)
-        if callable(self.epsilon):
+        if isinstance(self.epsilon, LinearSchedule):
+            check_float("epsilon start", self.epsilon.start, 0.0, 1.0)
+            check_float("epsilon end", self.epsilon.end, 0.0, 1.0)
+        elif callable(self.epsilon):
             check_float("epsilon(0)", self.epsilon(0), 0.0, 1.0)
         else:
             self.epsilon = check_float("epsilon", self.epsilon, 0.0, 1.0)
         self.reward_scale = check_float("reward_scale", self.reward_scale, low=0.0, low_open=True)
         as_generator(self.seed, "seed")  # type check only
+        if not isinstance(self.seed, np.random.Generator) and self.seed is not None:
+            self.seed = int(self.seed)  # np.int64 would not survive a JSON checkpoint
         if np.dtype(self.dtype) not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype!r}")
         self.dtype = np.dtype(self.dtype).type

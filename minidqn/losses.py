@@ -15,6 +15,10 @@ from ._validate import check_array, check_float
 def _check_pair(pred, target):
     pred = check_array("pred", pred)
     target = check_array("target", target)
+    if not np.issubdtype(pred.dtype, np.floating):
+        pred = pred.astype(np.float64)
+    if not np.issubdtype(target.dtype, np.floating):
+        target = target.astype(pred.dtype)
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got pred {pred.shape} and "
                          f"target {target.shape} (they would broadcast, not pair up)")

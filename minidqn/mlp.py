@@ -91,7 +91,8 @@ class MLP:
 
     # ------------------------------------------------------------------ forward and backward
     def _check_input(self, x) -> np.ndarray:
-        return check_array("x", x, shape=(None, self.sizes[0]))
+        # Convert first, then check: 1e39 is finite in float64 and inf in float32.
+        return check_array("x", x, shape=(None, self.sizes[0]), dtype=self.dtype)
 
     def _workspace(self, batch: int, for_backward: bool) -> _Workspace:
         # predict() has buffers of its own, so predicting between forward and backward is harmless.
@@ -123,19 +124,19 @@ class MLP:
         """
         x = self._check_input(x)
         ws = self._workspace(x.shape[0], for_backward=True)
-        np.copyto(ws.x, x, casting="unsafe")
+        np.copyto(ws.x, x)
         out = self._run(ws)
         self._last = ws
         return out
 
     def predict(self, x) -> np.ndarray:
         """Forward without keeping anything: ``(batch, in)`` -> ``(batch, out)``, ``(in,)`` -> ``(out,)``."""
-        x = check_array("x", x)
+        x = check_array("x", x, dtype=self.dtype)
         if x.ndim == 1:
             return self.predict(x[None, :])[0]
         x = self._check_input(x)
         ws = self._workspace(x.shape[0], for_backward=False)
-        np.copyto(ws.x, x, casting="unsafe")
+        np.copyto(ws.x, x)
         return self._run(ws)
 
     def backward(self, grad_out, input_grad: bool = True) -> np.ndarray | None:
@@ -188,7 +189,10 @@ class MLP:
     def from_state_dict(cls, state: dict, where: str = "state") -> "MLP":
         """Rebuild a network from :meth:`state_dict`; ``where`` names the source in errors."""
         try:
-            sizes = [int(n) for n in np.asarray(state["sizes"]).reshape(-1)]
+            sizes = np.asarray(state["sizes"])
+            if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
+                raise ValueError(f"sizes must be a 1-D integer array, got {sizes.dtype} {sizes.shape}")
+            sizes = [int(n) for n in sizes]
             activation, dtype = str(state["activation"]), str(state["dtype"])
             params = np.asarray(state["params"])
         except (KeyError, TypeError, ValueError) as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_array, check_float
+from ._validate import check_array, check_float, check_int
 
 
 def _check_params(params) -> np.ndarray:
@@ -58,7 +58,7 @@ class Adam(_Optimizer):
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (check_float("betas[0]", betas[0], 0.0, 1.0, high_open=True),
                       check_float("betas[1]", betas[1], 0.0, 1.0, high_open=True))
-        self.eps = check_float("eps", eps, low=0.0)
+        self.eps = check_float("eps", eps, low=0.0, low_open=True)  # 0 would divide 0 by 0
         self.m = np.zeros_like(self.params)
         self.v = np.zeros_like(self.params)
         self.t = 0
@@ -90,12 +90,13 @@ class Adam(_Optimizer):
     def load_state_dict(self, state: dict) -> None:
         arrays = self._load_arrays(state, ("m", "v"))
         try:
-            t, lr = int(state["t"]), float(state["lr"])
+            t = check_int("Adam state t", np.asarray(state["t"]).item(), minimum=0)
+            lr = float(state["lr"])
             betas, eps = tuple(float(b) for b in state["betas"]), float(state["eps"])
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"Adam state is incomplete or malformed: {e}") from e
-        if t < 0:
-            raise ValueError(f"Adam state has a negative step count t={t}")
+        if np.any(arrays["v"] < 0):
+            raise ValueError("Adam state has negative second moments v: it cannot come from Adam")
         fresh = Adam(self.params, lr, betas, eps)  # validates the hyperparameters
         self.m[:], self.v[:] = arrays["m"], arrays["v"]
         self.t, self.lr, self.betas, self.eps = t, fresh.lr, fresh.betas, fresh.eps
@@ -135,7 +136,8 @@ class SGD(_Optimizer):
     def load_state_dict(self, state: dict) -> None:
         arrays = self._load_arrays(state, ("buf",))
         try:
-            t, lr, momentum = int(state["t"]), float(state["lr"]), float(state["momentum"])
+            t = check_int("SGD state t", np.asarray(state["t"]).item(), minimum=0)
+            lr, momentum = float(state["lr"]), float(state["momentum"])
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"SGD state is incomplete or malformed: {e}") from e
         fresh = SGD(self.params, lr, momentum)
@@ -154,6 +156,8 @@ def clip_grad_norm(grads: np.ndarray, max_norm: float) -> float:
         raise TypeError(f"grads must be a floating-point numpy array, got {type(grads).__name__}")
     flat = grads.reshape(-1)
     norm = float(np.sqrt(np.dot(flat, flat)))
+    if not np.isfinite(norm) and np.all(np.isfinite(flat)):  # float32 overflow of the sum only
+        norm = float(np.linalg.norm(flat.astype(np.float64)))
     if np.isfinite(norm) and norm > max_norm:
         grads *= max_norm / norm
     return norm

@@ -19,7 +19,8 @@ from ._validate import as_generator, check_array, check_int
 
 class Batch(NamedTuple):
     """A sample of ``B`` transitions: ``obs (B, *obs_shape)``, ``actions (B,)`` int64,
-    ``rewards (B,)`` float32, ``next_obs (B, *obs_shape)``, ``terminated (B,)`` bool."""
+    ``rewards (B,)`` float32 (float64 in a float64 buffer), ``next_obs (B, *obs_shape)``,
+    ``terminated (B,)`` bool."""
     obs: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
@@ -39,11 +40,13 @@ class ReplayBuffer:
         if isinstance(obs_shape, (int, np.integer)):
             obs_shape = (obs_shape,)
         self.obs_shape = tuple(check_int("obs_shape entry", n, minimum=1) for n in obs_shape)
+        if not np.issubdtype(np.dtype(obs_dtype), np.floating):
+            raise TypeError(f"obs_dtype must be a floating-point type, got {np.dtype(obs_dtype)}")
         self.n_actions = None if n_actions is None else check_int("n_actions", n_actions, minimum=1)
         self.obs = np.zeros((self.capacity, *self.obs_shape), obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
         self.actions = np.zeros(self.capacity, np.int64)
-        self.rewards = np.zeros(self.capacity, np.float32)
+        self.rewards = np.zeros(self.capacity, np.float64 if self.obs.dtype == np.float64 else np.float32)
         self.terminated = np.zeros(self.capacity, bool)
         self.next_action_mask = (None if self.n_actions is None
                                  else np.ones((self.capacity, self.n_actions), bool))
@@ -72,9 +75,9 @@ class ReplayBuffer:
                             f"got {action!r}")
         if np.any(action < 0) or (self.n_actions is not None and np.any(action >= self.n_actions)):
             raise ValueError(f"action must be in [0, {self.n_actions or 'n_actions'}), got {action!r}")
-        reward = check_array("reward", reward, shape=want)
+        reward = check_array("reward", reward, shape=want, dtype=self.rewards.dtype)
         terminated = np.asarray(terminated)
-        if terminated.shape != want or terminated.dtype.kind not in "bi":
+        if terminated.shape != want or terminated.dtype != bool:
             raise TypeError(f"terminated must be a bool{' array of shape ' + str(want) if batched else ''}, "
                             f"got {terminated!r}")
         if next_action_mask is not None:
@@ -84,6 +87,11 @@ class ReplayBuffer:
             if next_action_mask.shape != want + (self.n_actions,) or next_action_mask.dtype != bool:
                 raise ValueError(f"next_action_mask must be bool of shape {want + (self.n_actions,)}, "
                                  f"got {next_action_mask.dtype} {next_action_mask.shape}")
+            # A terminal next state may allow nothing (sold out); any other must allow something,
+            # or the target's max would range over no action at all.
+            stuck = ~next_action_mask.any(axis=-1) & ~terminated
+            if np.any(stuck):
+                raise ValueError("next_action_mask allows no action in a non-terminal next state")
 
         skip = max(0, n - self.capacity)  # of a batch larger than the buffer, only the tail survives
         if skip:
@@ -127,37 +135,48 @@ class ReplayBuffer:
         """The stored transitions, the write position and the sampler's state, as arrays."""
         n = self.size
         state = {"capacity": np.array(self.capacity), "pos": np.array(self.pos), "size": np.array(n),
-                 "obs": self.obs[:n], "next_obs": self.next_obs[:n], "actions": self.actions[:n],
-                 "rewards": self.rewards[:n], "terminated": self.terminated[:n],
+                 "obs": self.obs[:n].copy(), "next_obs": self.next_obs[:n].copy(),
+                 "actions": self.actions[:n].copy(), "rewards": self.rewards[:n].copy(),
+                 "terminated": self.terminated[:n].copy(),
                  "rng_state": np.array(json.dumps(self.rng.bit_generator.state))}
         if self.next_action_mask is not None:
-            state["next_action_mask"] = self.next_action_mask[:n]
+            state["next_action_mask"] = self.next_action_mask[:n].copy()
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict` into a buffer of the same capacity, shapes and masks."""
+        """Restore :meth:`state_dict` into a buffer of the same capacity, shapes and masks.
+
+        Everything is checked before anything is written.
+        """
         try:
-            capacity, pos, n = int(state["capacity"]), int(state["pos"]), int(state["size"])
+            capacity, pos, n = (int(np.asarray(state[k]).item()) for k in ("capacity", "pos", "size"))
             rng_state = json.loads(str(state["rng_state"]))
-            fields = {k: np.asarray(state[k]) for k in ("obs", "next_obs", "actions", "rewards", "terminated")}
+            rng = np.random.default_rng()
+            rng.bit_generator.state = rng_state
             mask = state.get("next_action_mask")
+            if capacity != self.capacity or not (0 <= n <= capacity) or not (0 <= pos < capacity) \
+                    or (n < capacity and pos != n):
+                raise ValueError(f"capacity {capacity}, size {n}, pos {pos} do not fit a buffer of "
+                                 f"capacity {self.capacity}")
+            obs = check_array("obs", state["obs"], shape=(n, *self.obs_shape), dtype=self.obs.dtype)
+            next_obs = check_array("next_obs", state["next_obs"], shape=(n, *self.obs_shape),
+                                   dtype=self.obs.dtype)
+            rewards = check_array("rewards", state["rewards"], shape=(n,), dtype=self.rewards.dtype)
+            actions = np.asarray(state["actions"])
+            terminated = np.asarray(state["terminated"])
+            if actions.shape != (n,) or actions.dtype.kind not in "iu" or np.any(actions < 0) \
+                    or (self.n_actions is not None and np.any(actions >= self.n_actions)):
+                raise ValueError(f"actions must be {n} integers in range, got {actions.dtype} {actions.shape}")
+            if terminated.shape != (n,) or terminated.dtype != bool:
+                raise ValueError(f"terminated must be {n} bools, got {terminated.dtype} {terminated.shape}")
+            if (mask is None) != (self.next_action_mask is None):
+                raise ValueError("the state and the buffer disagree on whether action masks are stored")
+            if mask is not None and (mask.shape != (n, self.n_actions) or mask.dtype != bool):
+                raise ValueError(f"next_action_mask must be bool {(n, self.n_actions)}, got {mask.dtype} {mask.shape}")
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"replay state is incomplete or malformed: {e}") from e
-        if capacity != self.capacity or not (0 <= n <= capacity) or not (0 <= pos < capacity):
-            raise ValueError(f"replay state for capacity {capacity} (size {n}, pos {pos}) does not fit "
-                             f"a buffer of capacity {self.capacity}")
-        if fields["obs"].shape != (n, *self.obs_shape) or fields["next_obs"].shape != (n, *self.obs_shape):
-            raise ValueError(f"replay state holds observations of shape {fields['obs'].shape[1:]}, "
-                             f"this buffer stores {self.obs_shape}")
-        if (mask is None) != (self.next_action_mask is None):
-            raise ValueError("replay state and buffer disagree on whether action masks are stored")
-        rng = np.random.default_rng()
-        try:
-            rng.bit_generator.state = rng_state
-        except (TypeError, ValueError, KeyError) as e:
-            raise ValueError(f"replay state has an unusable sampler state: {e}") from e
-        for name, value in fields.items():
-            getattr(self, name)[:n] = value
+        self.obs[:n], self.next_obs[:n], self.rewards[:n] = obs, next_obs, rewards
+        self.actions[:n], self.terminated[:n] = actions, terminated
         if mask is not None:
             self.next_action_mask[:n] = mask
         self.pos, self.size, self.rng = pos, n, rng

@@ -67,6 +67,40 @@ def linear_agent(**kw):
     return agent
 
 
+def test_train_step_clips_the_gradient_norm():
+    agent = filled_agent(max_grad_norm=1e-3, dtype=np.float64)
+    agent.train_step()
+    assert np.linalg.norm(agent.online.grads) == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_reward_scale_is_the_same_as_scaling_rewards():
+    def run(scale, reward_factor):
+        agent = DQNAgent(2, 2, learning_starts=8, batch_size=4, dtype=np.float64, reward_scale=scale, seed=1,
+                         loss="mse")
+        rng = np.random.default_rng(0)
+        for _ in range(30):
+            agent.observe(rng.normal(size=2), int(rng.integers(2)), reward_factor * rng.normal(),
+                          rng.normal(size=2), False)
+        return agent
+    a, b = run(4.0, 1.0), run(1.0, 4.0)
+    np.testing.assert_allclose(a.online.params, b.online.params, rtol=1e-12)
+    np.testing.assert_allclose(a.q_values(np.ones(2)) * 4.0, b.q_values(np.ones(2)), rtol=1e-12)
+
+
+def test_learning_starts_counts_transitions_even_beyond_the_buffer_capacity():
+    agent = DQNAgent(2, 2, buffer_size=50, batch_size=8, learning_starts=100, seed=0)
+    for _ in range(120):
+        agent.observe(np.ones(2), 0, 1.0, np.ones(2), False)
+    assert agent.updates == 21
+
+
+def test_a_terminal_next_state_may_allow_no_action():
+    agent = DQNAgent(2, 2, learning_starts=0, batch_size=1, seed=0)
+    agent.observe(np.ones(2), 0, 1.0, np.ones(2), True, next_action_mask=np.zeros(2, bool))
+    with pytest.raises(ValueError, match="allows no action"):
+        agent.observe(np.ones(2), 0, 1.0, np.ones(2), False, next_action_mask=np.zeros(2, bool))
+
+
 def test_double_and_plain_targets_by_hand():
     r = np.array([1.0, 1.0, 1.0])
     s_next = np.array([[1.0, 2.0], [3.0, 0.5], [3.0, 0.5]])
@@ -138,12 +172,17 @@ def test_same_seed_bitwise_identical():
     assert a.act(np.ones(4)) == b.act(np.ones(4))
 
 
-def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("extra", [dict(target_update=7), dict(tau=0.05, train_freq=3, gradient_steps=2)])
+def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, extra):
     def run(agent, steps, rng):
         for _ in range(steps):
             obs = rng.normal(size=3)
-            agent.observe(obs, agent.act(obs), float(obs[0]), rng.normal(size=3), bool(rng.random() < 0.1))
-    kw = dict(learning_starts=30, batch_size=8, target_update=7, epsilon=LinearSchedule(1.0, 0.1, 100), seed=5)
+            mask = rng.random(4) < 0.7
+            mask[rng.integers(4)] = True
+            agent.observe(obs, agent.act(obs), float(obs[0]), rng.normal(size=3), bool(rng.random() < 0.1),
+                          next_action_mask=mask)
+    kw = dict(learning_starts=30, batch_size=8, buffer_size=60, epsilon=LinearSchedule(1.0, 0.1, 100), seed=5,
+              **extra)
     straight = DQNAgent(3, 4, **kw)
     run(straight, 120, np.random.default_rng(0))
     first = DQNAgent(3, 4, **kw)
@@ -165,6 +204,17 @@ def test_divergence_is_reported_and_nothing_is_updated():
     before = agent.online.params.copy()
     with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="update 1 .*lr"):
         agent.train_step()
+    np.testing.assert_array_equal(agent.online.params, before)
+    assert agent.optimizer.t == 0 and not agent.optimizer.m.any() and agent.updates == 0
+
+
+def test_a_finite_loss_with_an_infinite_gradient_is_a_divergence_too(monkeypatch):
+    agent = filled_agent(max_grad_norm=None)
+    before = agent.online.params.copy()
+    monkeypatch.setattr(agent.online, "backward", lambda grad_out, input_grad=True: agent.online.grads.fill(np.inf))
+    with pytest.raises(FloatingPointError, match="gradient norm=inf"):
+        agent.train_step()
+    assert agent.optimizer.t == 0
     np.testing.assert_array_equal(agent.online.params, before)
 
 
@@ -217,8 +267,30 @@ def test_bad_calls():
         agent.train_step()
 
 
-def test_load_refuses_foreign_files(tmp_path):
+def test_load_refuses_foreign_and_corrupt_files(tmp_path):
+    from minidqn._checkpoint import load_arrays, save_arrays
     from minidqn.mlp import MLP
     MLP([2, 2]).save(tmp_path / "net.npz")
     with pytest.raises(ValueError, match="'MLP' checkpoint, expected 'DQNAgent'"):
         DQNAgent.load(tmp_path / "net.npz")
+    DQNAgent(3, 2, seed=np.int64(4)).save(tmp_path / "a.npz")  # numpy ints are fine as seeds
+    good = load_arrays(tmp_path / "a.npz", "DQNAgent")
+    for name, change in [("no-steps", lambda d: d | {"meta": np.array(str(d["meta"]).replace('"steps"', '"x"'))}),
+                         ("bad-meta", lambda d: d | {"meta": np.array("{not json")}),
+                         ("bad-target", lambda d: d | {"target.params": d["target.params"][:-1]})]:
+        save_arrays(tmp_path / f"{name}.npz", "DQNAgent", change(good))
+        with pytest.raises(ValueError, match=f"{name}.npz"):
+            DQNAgent.load(tmp_path / f"{name}.npz")
+    import numpy
+    data = dict(numpy.load(tmp_path / "a.npz"))
+    data["__version__"] = np.array(99)
+    numpy.savez(tmp_path / "future.npz", **data)
+    with pytest.raises(ValueError, match="version 99"):
+        DQNAgent.load(tmp_path / "future.npz")
+
+
+def test_load_overrides_apply_to_the_optimizer_and_cannot_change_the_network(tmp_path):
+    DQNAgent(3, 2, lr=1e-3).save(tmp_path / "a.npz")
+    assert DQNAgent.load(tmp_path / "a.npz", lr=1e-5).optimizer.lr == 1e-5
+    with pytest.raises(ValueError, match="activation"):
+        DQNAgent.load(tmp_path / "a.npz", activation="tanh")

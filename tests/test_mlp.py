@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from conftest import assert_grad_close, numerical_grad
 from minidqn.mlp import MLP
 
-sizes_st = st.lists(st.integers(1, 12), min_size=3, max_size=6)  # input, 1-4 hidden, output
+sizes_st = st.lists(st.integers(1, 12), min_size=2, max_size=6)  # input, 0-4 hidden, output
 
 
 @settings(max_examples=250)
@@ -77,18 +77,37 @@ def test_shapes_linear_output_and_predict():
 
 def test_forward_copies_its_input_and_outputs_are_not_reused():
     net = MLP([2, 4, 1], seed=0, dtype=np.float64)
-    x = np.ones((3, 2))
-    out1 = net.forward(x)
-    x[:] = 5.0  # the caller reuses its array before backward
-    out2 = net.forward(np.zeros((3, 2)))
-    assert not np.shares_memory(out1, out2)
     net.forward(np.ones((3, 2)))
     net.backward(np.ones((3, 1)))
     g_expected = net.grads.copy()
+    x = np.ones((3, 2))
+    out1 = net.forward(x)
+    x[:] = 5.0  # the caller reuses its array before backward
+    net.backward(np.ones((3, 1)))
+    np.testing.assert_array_equal(net.grads, g_expected)
+    out2 = net.forward(np.zeros((3, 2)))
+    assert not np.shares_memory(out1, out2)
     net.forward(np.ones((3, 2)))
     net.predict(np.full((3, 2), 9.0))  # predict between forward and backward changes nothing
     net.backward(np.ones((3, 1)))
     np.testing.assert_array_equal(net.grads, g_expected)
+
+
+def test_backward_survives_many_batch_sizes_cycling_through_the_workspace_cache():
+    net = MLP([2, 3, 1], seed=0, dtype=np.float64)
+    net.forward(np.ones((4, 2)))
+    net.backward(np.ones((4, 1)))
+    expected = net.grads.copy()
+    net.forward(np.ones((4, 2)))
+    for b in range(1, 20):
+        net.predict(np.ones((b, 2)))
+    net.backward(np.ones((4, 1)))
+    np.testing.assert_array_equal(net.grads, expected)
+
+
+def test_values_that_overflow_float32_are_refused():
+    with pytest.raises(ValueError, match="x must be finite"):
+        MLP([1, 2]).forward(np.array([[1e39]]))
 
 
 def test_initialisation_scales_and_seeding():

@@ -61,7 +61,8 @@ def test_same_seed_same_samples_and_types_preserved():
     for x, y in zip(s1, s2):
         np.testing.assert_array_equal(x, y)
     assert s1.obs.shape == (6, 2, 2) and s1.obs.dtype == np.float64
-    assert s1.actions.dtype == np.int64 and s1.rewards.dtype == np.float32 and s1.terminated.dtype == bool
+    assert s1.actions.dtype == np.int64 and s1.rewards.dtype == np.float64 and s1.terminated.dtype == bool
+    assert ReplayBuffer(5, 1).rewards.dtype == np.float32  # rewards follow a float32 buffer too
     assert not np.array_equal(ReplayBuffer(50, 1, seed=8).rng.integers(10, size=20),
                               ReplayBuffer(50, 1, seed=7).rng.integers(10, size=20))
 
@@ -117,6 +118,40 @@ def test_bad_input_is_refused_and_nothing_is_written(call, error, match):
     with pytest.raises(error, match=match):
         call(buf)
     assert len(buf) == 0 and buf.pos == 0 and not buf.obs.any()
+
+
+def test_a_failed_add_leaves_a_filled_buffer_exactly_as_it_was():
+    buf = ReplayBuffer(5, 3, n_actions=4)
+    buf.add(*transitions(3, start=1))
+    before = buf.state_dict()
+    for bad in [dict(reward=1e39), dict(reward=np.nan), dict(action=7), dict(terminated=1)]:
+        args = dict(obs=np.full(3, 9.0), action=1, reward=1.0, next_obs=np.full(3, 9.0), terminated=False) | bad
+        with pytest.raises((ValueError, TypeError)):
+            buf.add(**args)
+        after = buf.state_dict()
+        for key in before:
+            np.testing.assert_array_equal(after[key], before[key])
+
+
+def test_state_dict_is_a_snapshot_and_corrupt_states_are_refused():
+    buf = ReplayBuffer(6, 3, n_actions=5)
+    buf.add(*transitions(4))
+    snap = buf.state_dict()
+    buf.add(*transitions(2, start=50))
+    assert snap["obs"].max() < 50
+    for key, value in [("actions", np.array([0, 1, 9, 2])), ("rewards", np.array([0.0, np.nan, 1.0, 2.0])),
+                       ("actions", np.zeros(3, np.int64)), ("pos", np.array(2)), ("rng_state", np.array("{}"))]:
+        fresh = ReplayBuffer(6, 3, n_actions=5)
+        with pytest.raises(ValueError, match="replay state"):
+            fresh.load_state_dict(snap | {key: value})
+        assert len(fresh) == 0 and not fresh.obs.any()
+
+
+def test_terminal_next_states_may_allow_nothing_others_must_allow_something():
+    buf = ReplayBuffer(4, 1, n_actions=2)
+    buf.add(np.zeros(1), 0, 1.0, np.zeros(1), True, next_action_mask=np.zeros(2, bool))
+    with pytest.raises(ValueError, match="non-terminal"):
+        buf.add(np.zeros(1), 0, 1.0, np.zeros(1), False, next_action_mask=np.zeros(2, bool))
 
 
 @pytest.mark.parametrize("kw, match", [({"capacity": 0}, "capacity"), ({"obs_shape": (0,)}, "obs_shape"),
