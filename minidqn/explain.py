@@ -26,7 +26,7 @@ class ActionExplanation:
     action: int
     q: float                       # Q(s, a), in reward units
     advantage: float               # Q(s, a) - mean of Q(s, .) over allowed actions
-    gap: float                     # Q(s, a) - Q(s, next-ranked action); 0 for the last one shown
+    gap: float                     # Q(s, a) - Q(s, next-ranked allowed action); 0 if none ranks below
     features: list = field(default_factory=list)  # (name, value, attribution), largest first
 
     def __str__(self) -> str:
@@ -66,8 +66,8 @@ def explain(agent, obs, k: int = 3, action_mask=None, feature_names=None, top_fe
     q = np.asarray(agent.q_values(obs), np.float64)
     if q.ndim != 1:
         raise ValueError(f"explain takes one observation, got Q-values of shape {q.shape}")
-    allowed = np.ones(q.size, bool) if action_mask is None else np.asarray(action_mask, bool)
-    if allowed.shape != q.shape or not allowed.any():
+    allowed = np.ones(q.size, bool) if action_mask is None else np.asarray(action_mask)
+    if allowed.dtype != bool or allowed.shape != q.shape or not allowed.any():
         raise ValueError(f"action_mask must be a bool array of shape {q.shape} allowing some action")
     k = min(k, int(allowed.sum()))
     order = np.argsort(-np.where(allowed, q, -np.inf), kind="stable")[:k + 1]
