@@ -201,8 +201,8 @@ class DQNAgent:
         if np.shape(rewards) != (B,) or np.shape(terminated) != (B,):
             raise ValueError(f"rewards and terminated must have shape ({B},), got {np.shape(rewards)} "
                              f"and {np.shape(terminated)}: (B, 1) against (B,) would broadcast to (B, B)")
-        q_next_target = self.target.predict(next_obs)                    # (B, A), no gradient
-        chooser = self.online.predict(next_obs) if self.config.double else q_next_target
+        q_next_target = self.target._predict(next_obs)                   # (B, A), no gradient
+        chooser = self.online._predict(next_obs) if self.config.double else q_next_target
         if next_action_mask is not None:
             chooser = np.where(next_action_mask, chooser, -np.inf)
         best = np.argmax(chooser, axis=1)
@@ -223,12 +223,13 @@ class DQNAgent:
             mask = None
         y = self.td_targets(rewards, next_obs, terminated, mask)
 
-        q = self.online.forward(obs)                                      # (B, A)
+        # The underscore paths skip input checks: the buffer checked this data when storing it.
+        q = self.online._forward(obs)                                     # (B, A)
         loss, dq = self._loss(q[rows, actions], y)                        # both (B,)
         if not np.isfinite(loss):
             raise self._divergence(loss, norm=None)
         grad_q[rows, actions] = dq        # only the taken actions' outputs receive gradient
-        self.online.backward(grad_q, input_grad=False)
+        self.online._backward(grad_q, input_grad=False)
         grad_q[rows, actions] = 0.0       # keep the buffer all-zero for the next step
         grads = self.online.grads
         norm = clip_grad_norm(grads, cfg.max_grad_norm) if cfg.max_grad_norm else np.sqrt(grads @ grads)

@@ -122,7 +122,10 @@ class MLP:
 
         The input is copied (and converted to the network's dtype), so the caller may reuse it.
         """
-        x = self._check_input(x)
+        return self._forward(self._check_input(x))
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """``forward`` without the input checks, for data the library checked when storing it."""
         ws = self._workspace(x.shape[0], for_backward=True)
         np.copyto(ws.x, x)
         out = self._run(ws)
@@ -134,7 +137,10 @@ class MLP:
         x = check_array("x", x, dtype=self.dtype)
         if x.ndim == 1:
             return self.predict(x[None, :])[0]
-        x = self._check_input(x)
+        return self._predict(self._check_input(x))
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        """``predict`` of a ``(batch, in)`` array, without the input checks."""
         ws = self._workspace(x.shape[0], for_backward=False)
         np.copyto(ws.x, x)
         return self._run(ws)
@@ -153,9 +159,11 @@ class MLP:
         if ws is None:
             raise RuntimeError("backward() called before forward(): there is nothing to differentiate")
         dZ = check_array("grad_out", grad_out, shape=(ws.x.shape[0], self.sizes[-1]), dtype=self.dtype)
-        return self._backward(ws, dZ, input_grad)
+        return self._backward(dZ, input_grad)
 
-    def _backward(self, ws: _Workspace, dZ: np.ndarray, input_grad: bool):
+    def _backward(self, dZ: np.ndarray, input_grad: bool = True):
+        """``backward`` without the checks: ``dZ`` must match the last forward's output."""
+        ws = self._last
         inputs = [ws.x] + ws.A  # the A_prev of each layer
         for i in reversed(range(len(self.weights))):
             np.matmul(inputs[i].T, dZ, out=self._grad_weights[i])

@@ -211,7 +211,7 @@ def test_divergence_is_reported_and_nothing_is_updated():
 def test_a_finite_loss_with_an_infinite_gradient_is_a_divergence_too(monkeypatch):
     agent = filled_agent(max_grad_norm=None)
     before = agent.online.params.copy()
-    monkeypatch.setattr(agent.online, "backward", lambda grad_out, input_grad=True: agent.online.grads.fill(np.inf))
+    monkeypatch.setattr(agent.online, "_backward", lambda grad_out, input_grad=True: agent.online.grads.fill(np.inf))
     with pytest.raises(FloatingPointError, match="gradient norm=inf"):
         agent.train_step()
     assert agent.optimizer.t == 0
