@@ -73,12 +73,14 @@ class Box:
         fin_lo, fin_hi = np.isfinite(lo), np.isfinite(hi)
         x = self.np_random.normal(size=self.shape)
         both = fin_lo & fin_hi
-        x[both] = self.np_random.uniform(lo[both], hi[both])
+        integer = np.issubdtype(self.dtype, np.integer)
+        # integers: floor of U[low, high + 1), so that high itself can come up (as in Gymnasium)
+        x[both] = self.np_random.uniform(lo[both], hi[both] + 1 if integer else hi[both])
         only_lo = fin_lo & ~fin_hi
         x[only_lo] = lo[only_lo] + self.np_random.exponential(size=int(only_lo.sum()))
         only_hi = ~fin_lo & fin_hi
         x[only_hi] = hi[only_hi] - self.np_random.exponential(size=int(only_hi.sum()))
-        if np.issubdtype(self.dtype, np.integer):
+        if integer:
             x = np.floor(x)
         return x.astype(self.dtype)
 

@@ -1,0 +1,383 @@
+"""Tabular Q-learning, and exact dynamic programming to check it against.
+
+Covers the one-step Q-learning update (``td_target``, ``q_update``), value iteration and exact
+policy evaluation for a finite model given as arrays, and ``TabularQAgent``, an ε-greedy
+Q-learner over integer states with ``save``/``load``. It does not cover function approximation
+(``dqn.py``), environments (``envs/``) or the interaction loop (``train.py``).
+
+Model convention (shared with every finite env's ``model()``): ``P[s, a, s']`` is the probability
+of moving from non-terminal state ``s`` to non-terminal state ``s'`` under action ``a``; a row may
+sum to less than 1, the missing mass being the probability that the episode ends there (value 0).
+``R[s, a]`` is the expected immediate reward.
+"""
+from __future__ import annotations
+
+import json
+import math
+import numbers
+
+import numpy as np
+
+from ._validate import as_generator, check_array, check_float, check_int
+from .schedules import LinearSchedule
+
+__all__ = ["td_target", "q_update", "value_iteration", "policy_evaluation", "PowerStepSize",
+           "TabularQAgent"]
+
+
+def _check_bool(name, value):
+    """``bool``, ``np.bool_`` or the integers 0 and 1, as a Python bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
+
+
+def _check_mask(name, mask, n_actions):
+    """``None`` or a bool array of shape ``(n_actions,)`` with at least one True."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype != bool:
+        raise TypeError(f"{name} must be a bool array (True = allowed), got dtype {mask.dtype}")
+    if mask.shape != (n_actions,):
+        raise ValueError(f"{name} must have shape ({n_actions},), got {mask.shape}")
+    if not mask.any():
+        raise ValueError(f"{name} must allow at least one action, got all False")
+    return mask
+
+
+def td_target(reward, next_q_max, terminated, gamma):
+    """The one-step target ``y = r + gamma * max_a' Q(s', a')``, or ``y = r`` when ``terminated``.
+
+    Scalars or arrays of one common shape ``(B,)`` (no broadcasting between them: a ``(B, 1)``
+    against a ``(B,)`` is an error, not a ``(B, B)`` result). A step cut by a time limit is not
+    terminal: pass ``terminated=False`` for it, and it bootstraps.
+    """
+    gamma = check_float("gamma", gamma, 0.0, 1.0)
+    r = check_array("reward", reward, dtype=np.float64)
+    next_q = check_array("next_q_max", next_q_max, dtype=np.float64)
+    done = np.asarray(terminated)
+    if done.dtype != bool and not (np.issubdtype(done.dtype, np.integer) and np.isin(done, (0, 1)).all()):
+        raise TypeError(f"terminated must be bool (or 0/1), got dtype {done.dtype}")
+    if not r.shape == next_q.shape == done.shape:
+        raise ValueError(f"reward, next_q_max and terminated must have one shape, got "
+                         f"{r.shape}, {next_q.shape} and {done.shape}")
+    y = np.where(done.astype(bool), r, r + gamma * next_q)
+    return float(y) if y.ndim == 0 else y
+
+
+def q_update(Q, s, a, r, s_next, terminated, alpha, gamma, next_action_mask=None):
+    """``Q[s, a] += alpha * (td_target - Q[s, a])`` in place; returns the TD error ``target - old``.
+
+    ``Q`` is a float array of shape ``(n_states, n_actions)``; only ``Q[s, a]`` changes. With
+    ``terminated`` the target is ``r`` and ``Q[s_next]`` is not read (``s_next`` must still be a
+    valid index). ``next_action_mask`` (bool, ``(n_actions,)``) restricts the max over ``Q[s_next]``
+    to the actions allowed there.
+    """
+    if not isinstance(Q, np.ndarray) or Q.ndim != 2 or not np.issubdtype(Q.dtype, np.floating):
+        raise TypeError(f"Q must be a 2-D float numpy array (updated in place), got {type(Q).__name__}"
+                        + (f" of dtype {Q.dtype} and shape {Q.shape}" if isinstance(Q, np.ndarray) else ""))
+    check_array("Q", Q)  # finite
+    n_states, n_actions = Q.shape
+    s = check_int("s", s, 0, n_states - 1)
+    a = check_int("a", a, 0, n_actions - 1)
+    s_next = check_int("s_next", s_next, 0, n_states - 1)
+    r = check_float("r", r)
+    terminated = _check_bool("terminated", terminated)
+    alpha = check_float("alpha", alpha, 0.0, 1.0)
+    gamma = check_float("gamma", gamma, 0.0, 1.0)
+    mask = _check_mask("next_action_mask", next_action_mask, n_actions)
+    return _q_update(Q, s, a, r, s_next, terminated, alpha, gamma, mask)
+
+
+def _q_update(Q, s, a, r, s_next, terminated, alpha, gamma, mask):
+    if terminated:  # the trap: nothing follows a terminal state, so no bootstrap (truncation does)
+        target = r
+    else:
+        next_q = Q[s_next] if mask is None else Q[s_next][mask]
+        target = r + gamma * float(next_q.max())
+    old = float(Q[s, a])
+    # = old + alpha * (target - old), written so that alpha = 0 and alpha = 1 are exact in floats
+    Q[s, a] = (1.0 - alpha) * old + alpha * target
+    return target - old
+
+
+def _check_model(P, R):
+    P = check_array("P", P, ndim=3, dtype=np.float64)
+    n_states, n_actions, n_next = P.shape
+    if n_next != n_states or n_states == 0 or n_actions == 0:
+        raise ValueError(f"P must have shape (S, A, S) with S, A >= 1, got {P.shape}")
+    R = check_array("R", R, shape=(n_states, n_actions), dtype=np.float64)
+    if (P < 0).any():
+        raise ValueError(f"P must be non-negative, got min {P.min()}")
+    row_sums = P.sum(axis=2)
+    if (row_sums > 1 + 1e-9).any():
+        s, a = np.unravel_index(row_sums.argmax(), row_sums.shape)
+        raise ValueError(f"P[s, a, :] must sum to <= 1, got {row_sums[s, a]} at s={s}, a={a}")
+    return P, R
+
+
+def value_iteration(P, R, gamma, tol=1e-8, max_iter=100_000):
+    """Optimal values by iterating ``V <- max_a (R[:, a] + gamma * P[:, a] @ V)`` from ``V = 0``.
+
+    ``P``: ``(S, A, S)``, ``R``: ``(S, A)``, ``gamma`` in ``[0, 1]`` (1 is fine when every policy
+    ends with probability 1). Stops when an iteration changes ``V`` by less than ``tol``; the
+    returned ``Q_star`` then satisfies ``Q = R + gamma * P @ max_a Q`` to within ``tol``.
+    Returns ``(Q_star, V_star)`` of shapes ``(S, A)`` and ``(S,)``, ``V_star = Q_star.max(1)``.
+    """
+    P, R = _check_model(P, R)
+    gamma = check_float("gamma", gamma, 0.0, 1.0)
+    tol = check_float("tol", tol, 0.0, low_open=True)
+    max_iter = check_int("max_iter", max_iter, minimum=1)
+    V = np.zeros(P.shape[0])
+    for _ in range(max_iter):
+        V_new = (R + gamma * (P @ V)).max(axis=1)
+        delta = np.abs(V_new - V).max()
+        V = V_new
+        if delta < tol:
+            break
+    else:
+        raise ValueError(f"value_iteration did not converge within max_iter={max_iter} "
+                         f"(last change {delta:.3g} >= tol={tol}); with gamma=1 every policy must "
+                         f"end with probability 1")
+    Q_star = R + gamma * (P @ V)
+    return Q_star, Q_star.max(axis=1)
+
+
+def policy_evaluation(P, R, policy, gamma):
+    """Exact value of a policy: solves ``(I - gamma * P_pi) V = R_pi``.
+
+    ``policy`` is either actions of shape ``(S,)`` (deterministic) or probabilities of shape
+    ``(S, A)`` (rows sum to 1). ``P_pi[s, s'] = sum_a pi(a|s) P[s, a, s']`` and likewise ``R_pi``.
+    With ``gamma = 1`` the policy must end with probability 1 from every state (checked).
+    Returns ``V`` of shape ``(S,)``.
+    """
+    P, R = _check_model(P, R)
+    gamma = check_float("gamma", gamma, 0.0, 1.0)
+    n_states, n_actions = R.shape
+    pol = np.asarray(policy)
+    if pol.shape == (n_states,) and np.issubdtype(pol.dtype, np.integer):
+        if pol.min() < 0 or pol.max() >= n_actions:
+            raise ValueError(f"policy actions must be in [0, {n_actions - 1}], "
+                             f"got min {pol.min()} and max {pol.max()}")
+        pi = np.eye(n_actions)[pol]
+    elif pol.shape == (n_states, n_actions):
+        pi = check_array("policy", pol, dtype=np.float64)
+        if (pi < 0).any() or not np.allclose(pi.sum(axis=1), 1.0, atol=1e-9):
+            raise ValueError("policy probabilities must be non-negative with rows summing to 1")
+    else:
+        raise ValueError(f"policy must be integer actions of shape ({n_states},) or probabilities "
+                         f"of shape ({n_states}, {n_actions}), got dtype {pol.dtype} shape {pol.shape}")
+    P_pi = np.einsum("sa,sat->st", pi, P)
+    R_pi = (pi * R).sum(axis=1)
+    if gamma == 1.0:
+        # (I - P_pi) is singular exactly when some states can never reach an ending: find them.
+        can_end = P_pi.sum(axis=1) < 1 - 1e-12
+        while True:
+            grown = can_end | (P_pi[:, can_end].sum(axis=1) > 0)
+            if (grown == can_end).all():
+                break
+            can_end = grown
+        if not can_end.all():
+            raise ValueError(f"with gamma=1 the policy never ends from states "
+                             f"{np.flatnonzero(~can_end)[:10].tolist()}; use gamma < 1")
+    return np.linalg.solve(np.eye(n_states) - gamma * P_pi, R_pi)
+
+
+class PowerStepSize:
+    """``alpha_n = max(n ** -power, minimum)`` for the ``n``-th visit of a pair ``(s, a)``.
+
+    ``power=1`` averages every target seen (steps 1, 1/2, 1/3, ...); any ``power`` in
+    ``(0.5, 1]`` with ``minimum=0`` meets the Robbins-Monro conditions (``sum alpha = inf``,
+    ``sum alpha^2 < inf``) under which tabular Q-learning converges to ``Q_star``.
+    """
+
+    def __init__(self, power: float = 1.0, minimum: float = 0.0):
+        self.power = check_float("power", power, 0.0, low_open=True)
+        self.minimum = check_float("minimum", minimum, 0.0, 1.0)
+
+    def __call__(self, n: int) -> float:
+        return max(float(n) ** -self.power, self.minimum)
+
+    def __repr__(self) -> str:
+        return f"PowerStepSize(power={self.power}, minimum={self.minimum})"
+
+
+def _encode_schedule(value):
+    if isinstance(value, LinearSchedule):
+        return {"linear": [value.start, value.end, value.duration]}
+    if isinstance(value, PowerStepSize):
+        return {"power": [value.power, value.minimum]}
+    if callable(value):
+        return "callable"  # not storable without pickle: load() asks for it again
+    return float(value)
+
+
+def _decode_schedule(stored, name, override):
+    if override is not None:
+        return override
+    if stored == "callable":
+        raise ValueError(f"the saved agent used a custom callable {name}; pass {name}= to load()")
+    if isinstance(stored, dict):
+        return PowerStepSize(*stored["power"]) if "power" in stored else LinearSchedule(*stored["linear"])
+    return stored  # a number, checked by the constructor
+
+
+class TabularQAgent:
+    """ε-greedy Q-learning over integer states, a table ``Q`` of shape ``(n_states, n_actions)``.
+
+    Each ``observe`` applies ``Q[s, a] += alpha_n * (r + gamma * max_a' Q[s', a'] - Q[s, a])``
+    (no bootstrap when ``terminated``), where ``n`` counts the visits to ``(s, a)``.
+
+    Parameters
+    ----------
+    n_states, n_actions: the table's shape.
+    alpha: step size in ``[0, 1]``, or a callable of the visit count ``n = 1, 2, ...`` of the
+        pair returning one; decaying ones (``PowerStepSize()``) make Q converge to ``Q_star``.
+    gamma: discount in ``[0, 1]``.
+    epsilon: exploration rate in ``[0, 1]``, or a callable of the step count (number of
+        ``observe`` calls so far), e.g. ``LinearSchedule(1.0, 0.05, 10_000)``.
+    seed: ``None``, an int or a ``Generator``: drives exploration and argmax tie-breaking.
+    q_init: the initial value of every entry.
+    """
+
+    _FORMAT, _VERSION = "minidqn.TabularQAgent", 1
+    _BIT_GENERATORS = {g.__name__: g for g in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
+                                                np.random.SFC64, np.random.MT19937)}
+
+    def __init__(self, n_states, n_actions, alpha=0.1, gamma=0.99, epsilon=0.1, seed=0,
+                 q_init=0.0):
+        self.n_states = check_int("n_states", n_states, minimum=1)
+        self.n_actions = check_int("n_actions", n_actions, minimum=1)
+        self.alpha = alpha if callable(alpha) else check_float("alpha", alpha, 0.0, 1.0)
+        self.gamma = check_float("gamma", gamma, 0.0, 1.0)
+        self.epsilon_schedule = epsilon if callable(epsilon) else check_float("epsilon", epsilon, 0.0, 1.0)
+        self.rng = as_generator(seed)
+        self.Q = np.full((self.n_states, self.n_actions), check_float("q_init", q_init))
+        self.visits = np.zeros((self.n_states, self.n_actions), dtype=np.int64)
+        self.steps = 0
+
+    @classmethod
+    def for_env(cls, env, **kw):
+        """An agent sized from ``env.observation_space.n`` and ``env.action_space.n``."""
+        try:
+            n_states, n_actions = env.observation_space.n, env.action_space.n
+        except AttributeError:
+            raise TypeError(f"TabularQAgent needs Discrete observation and action spaces, got "
+                            f"{getattr(env, 'observation_space', None)!r} and "
+                            f"{getattr(env, 'action_space', None)!r}") from None
+        return cls(int(n_states), int(n_actions), **kw)
+
+    @property
+    def epsilon(self) -> float:
+        """The exploration rate at the current step count."""
+        eps = self.epsilon_schedule
+        return check_float("epsilon(step)", eps(self.steps), 0.0, 1.0) if callable(eps) else eps
+
+    def _state(self, name, obs) -> int:
+        if type(obs) is int and 0 <= obs < self.n_states:  # the common case, without the ABC checks
+            return obs
+        if isinstance(obs, np.ndarray):
+            if obs.shape != () or not np.issubdtype(obs.dtype, np.integer):
+                raise TypeError(f"{name} must be an int state or a 0-d integer array, "
+                                f"got array of dtype {obs.dtype} and shape {obs.shape}")
+            obs = obs.item()
+        return check_int(name, obs, 0, self.n_states - 1)
+
+    def _argmax(self, q, mask) -> int:
+        if mask is not None:
+            q = np.where(mask, q, -np.inf)
+        q = q.tolist()  # plain floats: on a short row, faster than three NumPy calls
+        best = max(q)
+        if q.count(best) == 1:
+            return q.index(best)
+        ties = [a for a, v in enumerate(q) if v == best]
+        return ties[self.rng.integers(len(ties))]  # at random: a fixed rule would never try the others
+
+    def act(self, obs, explore=True, action_mask=None) -> int:
+        """An action for state ``obs``: random with probability ε when ``explore``, else greedy."""
+        s = self._state("obs", obs)
+        mask = _check_mask("action_mask", action_mask, self.n_actions)
+        if explore and self.rng.random() < self.epsilon:
+            if mask is None:
+                return int(self.rng.integers(self.n_actions))
+            allowed = np.flatnonzero(mask)
+            return int(allowed[self.rng.integers(allowed.size)])
+        return self._argmax(self.Q[s], mask)
+
+    def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None) -> float:
+        """Learn from one transition; returns ``|td_error|`` (before the update)."""
+        s = self._state("obs", obs)
+        a = action if type(action) is int and 0 <= action < self.n_actions else \
+            check_int("action", action, 0, self.n_actions - 1)
+        r = reward if type(reward) is float and math.isfinite(reward) else check_float("reward", reward)
+        s_next = self._state("next_obs", next_obs)
+        done = _check_bool("terminated", terminated)
+        mask = None if done else _check_mask("next_action_mask", next_action_mask, self.n_actions)
+        n = int(self.visits[s, a]) + 1
+        alpha = self.alpha(n) if callable(self.alpha) else self.alpha
+        if not (type(alpha) is float and 0.0 <= alpha <= 1.0):
+            alpha = check_float("alpha(n)", alpha, 0.0, 1.0)
+        td_error = _q_update(self.Q, s, a, r, s_next, done, alpha, self.gamma, mask)
+        self.visits[s, a] = n
+        self.steps += 1
+        return abs(td_error)
+
+    def q_values(self, obs) -> np.ndarray:
+        """A copy of ``Q[obs]``, shape ``(n_actions,)``."""
+        return self.Q[self._state("obs", obs)].copy()
+
+    def recommend(self, obs, k, action_mask=None) -> np.ndarray:
+        """The ``k`` best actions by Q, best first (allowed ones only when a mask is given)."""
+        q = self.q_values(obs)
+        mask = _check_mask("action_mask", action_mask, self.n_actions)
+        allowed = self.n_actions if mask is None else int(mask.sum())
+        k = check_int("k", k, 1, allowed)
+        if mask is not None:
+            q = np.where(mask, q, -np.inf)
+        return np.argsort(-q, kind="stable")[:k]
+
+    def greedy_policy(self) -> np.ndarray:
+        """``argmax_a Q[s, a]`` for every state, shape ``(n_states,)``; ties go to the lowest index."""
+        return self.Q.argmax(axis=1)
+
+    def save(self, path) -> None:
+        """Write Q, visit counts, step count, hyperparameters and the generator's state (``.npz``)."""
+        meta = {"format": self._FORMAT, "version": self._VERSION, "gamma": self.gamma,
+                "alpha": _encode_schedule(self.alpha),
+                "epsilon": _encode_schedule(self.epsilon_schedule),
+                "steps": self.steps, "rng": self.rng.bit_generator.state}
+        with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a bare name
+            meta = json.dumps(meta, default=lambda x: x.tolist())  # MT19937's state holds an array
+            np.savez(f, meta=np.array(meta), Q=self.Q, visits=self.visits)
+
+    @classmethod
+    def load(cls, path, alpha=None, epsilon=None) -> "TabularQAgent":
+        """An agent restored by ``save``; ``alpha``/``epsilon`` override (or supply) the saved ones."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta, Q, visits = json.loads(str(data["meta"])), np.array(data["Q"]), np.array(data["visits"])
+            if (meta.get("format"), meta.get("version")) != (cls._FORMAT, cls._VERSION):
+                raise ValueError(f"format {meta.get('format')!r} version {meta.get('version')!r}, "
+                                 f"expected {cls._FORMAT!r} version {cls._VERSION}")
+            if Q.ndim != 2 or Q.dtype.kind != "f" or visits.shape != Q.shape or visits.dtype.kind not in "iu":
+                raise ValueError(f"Q {Q.dtype} {Q.shape} and visits {visits.dtype} {visits.shape} do not fit")
+            agent = cls(*Q.shape, alpha=_decode_schedule(meta["alpha"], "alpha", alpha), gamma=meta["gamma"],
+                        epsilon=_decode_schedule(meta["epsilon"], "epsilon", epsilon))
+            agent.Q[:], agent.visits[:] = check_array("Q", Q), visits
+            agent.steps = check_int("steps", meta["steps"], minimum=0)
+            bit_generator = cls._BIT_GENERATORS[meta["rng"]["bit_generator"]]()
+            bit_generator.state = meta["rng"]
+            agent.rng = np.random.Generator(bit_generator)
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # not a zip, a missing key, pickled objects, bad values...
+            raise ValueError(f"{path!r} is not a usable TabularQAgent checkpoint: "
+                             f"{type(e).__name__}: {e}") from e
+        return agent
+
+    def __repr__(self) -> str:
+        return (f"TabularQAgent(n_states={self.n_states}, n_actions={self.n_actions}, "
+                f"alpha={self.alpha!r}, gamma={self.gamma}, epsilon={self.epsilon_schedule!r})")

@@ -1,0 +1,318 @@
+"""The interaction loop: ``train`` an agent on an env, ``evaluate`` it, show progress.
+
+Works with any agent that has ``act(obs, explore=True, action_mask=None) -> int`` and
+``observe(obs, action, reward, next_obs, terminated, next_action_mask=None) -> float | None``
+(a loss or TD-error size when it learned something, else ``None``), and any env with
+Gymnasium's API: ``reset(seed=None) -> (obs, info)``, ``step(action) -> (obs, reward,
+terminated, truncated, info)``. The mask keywords are passed only when the env's ``info`` has an
+``"action_mask"``, so agents that know nothing of masks work on envs that have none. This module
+does not cover vectorized envs, what agents do inside ``observe``, or plotting.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import numbers
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validate import check_int
+
+__all__ = ["History", "train", "evaluate"]
+
+_RECENT = 50  # episodes in the "recent mean return" of the progress line
+
+
+@dataclass
+class History:
+    """What ``train`` recorded. A "step" is the number of env steps taken so far (1-based)."""
+
+    episode_ends: list[int] = field(default_factory=list)       # step at which each episode ended
+    episode_returns: list[float] = field(default_factory=list)  # undiscounted sum of its rewards
+    episode_lengths: list[int] = field(default_factory=list)    # its number of steps
+    episode_truncated: list[bool] = field(default_factory=list)  # ended by a time limit, not terminated
+    episode_epsilons: list[float | None] = field(default_factory=list)  # the agent's ε then, if any
+    loss_steps: list[int] = field(default_factory=list)         # steps at which observe returned a value
+    losses: list[float] = field(default_factory=list)           # those values
+    evals: list[tuple[int, dict]] = field(default_factory=list)  # (step, evaluate() metrics)
+    total_steps: int = 0
+    wall_time: float = 0.0                                      # seconds spent in train
+
+    BASE_COLUMNS = ("step", "episode", "return", "length", "truncated", "epsilon", "loss")
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.total_steps / self.wall_time if self.wall_time > 0 else float("nan")
+
+    def recent_return(self, n: int = _RECENT) -> float | None:
+        """Mean return of the last ``n`` finished episodes (``None`` before the first)."""
+        return float(np.mean(self.episode_returns[-n:])) if self.episode_returns else None
+
+    def to_rows(self) -> list[dict]:
+        """One dict per step at which an episode ended or an evaluation ran, in step order.
+
+        Keys: ``BASE_COLUMNS`` (``loss`` is the mean of the losses since the previous row) and
+        ``eval_<metric>`` for each evaluation metric; ``None`` where a row has no value.
+        """
+        rows: dict[int, dict] = {}
+        for i, step in enumerate(self.episode_ends):
+            rows.setdefault(step, {}).update({
+                "episode": i + 1, "return": self.episode_returns[i], "length": self.episode_lengths[i],
+                "truncated": self.episode_truncated[i], "epsilon": self.episode_epsilons[i]})
+        for step, metrics in self.evals:
+            rows.setdefault(step, {}).update({f"eval_{k}": v for k, v in metrics.items()})
+        loss_steps, losses = np.asarray(self.loss_steps, dtype=np.int64), np.asarray(self.losses)
+        cum = np.concatenate([[0.0], np.cumsum(losses)])
+        empty = dict.fromkeys(self.columns())
+        out, prev = [], 0
+        for step in sorted(rows):
+            lo, hi = np.searchsorted(loss_steps, [prev, step], side="right")
+            loss = float((cum[hi] - cum[lo]) / (hi - lo)) if hi > lo else None
+            out.append(empty | rows[step] | {"step": step, "loss": loss})
+            prev = step
+        return out
+
+    def columns(self) -> list[str]:
+        evals = dict.fromkeys(f"eval_{k}" for _, m in self.evals for k in m)
+        return list(self.BASE_COLUMNS) + list(evals)
+
+    def write_csv(self, path) -> None:
+        """``to_rows()`` as CSV with a header; empty cells where a row has no value."""
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.columns(), restval="")
+            writer.writeheader()
+            for row in self.to_rows():
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
+def _check_agent(agent):
+    for method in ("act", "observe"):
+        if not callable(getattr(agent, method, None)):
+            raise TypeError(f"agent must have act() and observe() methods, got {type(agent).__name__} "
+                            f"without {method}()")
+
+
+def _check_env(name, env):
+    for method in ("reset", "step"):
+        if not callable(getattr(env, method, None)):
+            raise TypeError(f"{name} must have Gymnasium's reset() and step(), got {type(env).__name__}")
+
+
+def _reset(env, seed):
+    out = env.reset(seed=seed)
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"env.reset() must return (obs, info) as in Gymnasium, got {type(out).__name__}")
+    return out
+
+
+def _step(env, action):
+    out = env.step(action)
+    if not (isinstance(out, tuple) and len(out) == 5):
+        raise TypeError("env.step() must return (obs, reward, terminated, truncated, info) as in "
+                        f"Gymnasium (old Gym's 4-tuple is not supported), got {type(out).__name__}"
+                        + (f" of length {len(out)}" if isinstance(out, tuple) else ""))
+    return out
+
+
+def _mask(info):
+    return info.get("action_mask") if isinstance(info, dict) else None
+
+
+def _epsilon_of(agent, step):
+    """The agent's current ε for display, whether an attribute, a method or a schedule; or None."""
+    eps = getattr(agent, "epsilon", None)
+    if callable(eps):
+        try:
+            eps = eps()
+        except TypeError:  # a schedule of the step count, stored as given
+            try:
+                eps = eps(step)
+            except (TypeError, ValueError):
+                return None
+    return float(eps) if isinstance(eps, numbers.Real) else None
+
+
+def train(agent, env, total_steps, seed=0, eval_env=None, eval_every=None, progress=True,
+          eval_episodes=20):
+    """Run ``agent`` on ``env`` for ``total_steps`` steps, letting it learn; returns a ``History``.
+
+    Each step: ``a = agent.act(obs)``, ``env.step(a)``, ``agent.observe(obs, a, r, next_obs,
+    terminated)``. On ``terminated or truncated`` the env is reset; ``observe`` gets
+    ``terminated`` only (a time limit is not a terminal state, so the agent still bootstraps).
+    The first reset uses ``seed``, later ones continue the env's own generator. An episode still
+    running at the end is not recorded.
+
+    ``eval_env`` (a separate env object) is used by ``evaluate`` every ``eval_every`` steps and
+    at the end (only at the end when ``eval_every`` is None), with ``eval_episodes`` episodes and
+    the same episode seeds each time. ``progress``: ``True`` (stderr), ``False``, or a text stream.
+    """
+    _check_agent(agent)
+    _check_env("env", env)
+    total_steps = check_int("total_steps", total_steps, minimum=1)
+    if seed is not None:
+        seed = check_int("seed", seed, minimum=0)
+    if eval_env is not None:
+        _check_env("eval_env", eval_env)
+        if eval_env is env:
+            raise ValueError("eval_env must be a separate env object: evaluating resets it")
+    if eval_every is not None:
+        eval_every = check_int("eval_every", eval_every, minimum=1)
+        if eval_env is None:
+            raise ValueError(f"eval_every={eval_every} needs an eval_env")
+    eval_episodes = check_int("eval_episodes", eval_episodes, minimum=1)
+    report = _Progress(progress, total_steps)
+    h = History()
+    start = time.perf_counter()
+
+    obs, info = _reset(env, seed)
+    mask = _mask(info)
+    ep_return, ep_length = 0.0, 0
+    for t in range(1, total_steps + 1):
+        action = agent.act(obs, explore=True, **({} if mask is None else {"action_mask": mask}))
+        next_obs, reward, terminated, truncated, info = _step(env, action)
+        next_mask = _mask(info)
+        loss = agent.observe(obs, action, reward, next_obs, terminated,
+                             **({} if next_mask is None else {"next_action_mask": next_mask}))
+        if loss is not None:
+            h.loss_steps.append(t)
+            h.losses.append(float(loss))
+        ep_return += float(reward)
+        ep_length += 1
+        obs, mask = next_obs, next_mask  # easy to miss: the next action is chosen from next_obs
+        if terminated or truncated:
+            h.episode_ends.append(t)
+            h.episode_returns.append(ep_return)
+            h.episode_lengths.append(ep_length)
+            h.episode_truncated.append(bool(truncated and not terminated))
+            h.episode_epsilons.append(_epsilon_of(agent, t))
+            obs, info = _reset(env, None)
+            mask = _mask(info)
+            ep_return, ep_length = 0.0, 0
+        if eval_env is not None and (t == total_steps or (eval_every and t % eval_every == 0)):
+            metrics = evaluate(agent, eval_env, eval_episodes, seed=0 if seed is None else seed)
+            h.evals.append((t, metrics))
+            report.message(f"eval at step {t:,}: mean return {metrics['mean_return']:.3f} "
+                           f"± {metrics['mean_return_se']:.3f} over {eval_episodes} episodes")
+        if t >= report.next_step:
+            report.update(t, h, agent)
+    h.total_steps, h.wall_time = total_steps, time.perf_counter() - start
+    report.close()
+    return h
+
+
+class _Progress:
+    """One line rewritten in place on a TTY (at most ~10 times a second); otherwise a plain line
+    every tenth of the run; nothing when off."""
+
+    def __init__(self, progress, total):
+        if progress is True:
+            stream = sys.stderr
+        elif progress is False or progress is None:
+            stream = None
+        elif callable(getattr(progress, "write", None)):
+            stream = progress
+        else:
+            raise TypeError(f"progress must be a bool or a text stream, got {progress!r}")
+        self.stream, self.total = stream, total
+        self.tty = stream is not None and callable(getattr(stream, "isatty", None)) and stream.isatty()
+        self.every = 100 if self.tty else -(-total // 10)
+        self.next_step = total + 1 if stream is None else min(self.every, total)
+        self.start = self.last_write = time.perf_counter()
+        self.width = 0
+
+    def _write(self, text, newline):
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self.width) + ("\n" if newline else ""))
+            self.width = 0 if newline else len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def update(self, t, history, agent):
+        self.next_step = min(t + self.every, self.total)
+        now = time.perf_counter()
+        if self.tty and t < self.total and now - self.last_write < 0.1:
+            return
+        self.last_write = now
+        parts = [f"step {t:,}/{self.total:,}", f"{t / max(now - self.start, 1e-9):,.0f} steps/s"]
+        eps = _epsilon_of(agent, t)
+        if eps is not None:
+            parts.append(f"eps {eps:.3f}")
+        if history.episode_returns:
+            n = min(len(history.episode_returns), _RECENT)
+            parts.append(f"return {history.recent_return():.3f} (last {n} episodes)")
+        if history.losses:
+            parts.append(f"loss {np.mean(history.losses[-100:]):.4g}")
+        self._write(" | ".join(parts), newline=False)
+        if t >= self.total:
+            self.next_step = self.total + 1
+
+    def message(self, text):
+        if self.stream is not None:
+            self._write(text, newline=True)
+
+    def close(self):
+        if self.stream is not None and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _se(x) -> float:
+    return float(np.std(x, ddof=1) / math.sqrt(len(x))) if len(x) > 1 else float("nan")
+
+
+def _ratio(num, den) -> tuple[float, float]:
+    """``sum(num) / sum(den)`` and its standard error over episodes (ratio estimator)."""
+    rate = float(num.sum() / den.sum())
+    n = len(num)
+    if n < 2:
+        return rate, float("nan")
+    return rate, float(math.sqrt(np.sum((num - rate * den) ** 2) / (n * (n - 1))) / den.mean())
+
+
+def evaluate(agent, env, episodes=20, seed=0) -> dict:
+    """Run ``episodes`` episodes with ``agent.act(obs, explore=False)``; no learning.
+
+    Episode ``i`` is reset with the ``i``-th seed of ``SeedSequence(seed)``, so the same
+    ``seed`` gives the same shoppers whatever ``episodes`` is, and the episode seeds (hashes)
+    are not the small integers ``train`` seeds its env with. Returns ``episodes``,
+    ``mean_return``, ``std_return``, ``mean_return_se``, ``mean_length``, ``mean_length_se``
+    and, when the env's ``info`` has ``revenue`` /
+    ``purchased`` / ``clicked``, ``revenue_per_session``, ``conversion_rate`` (purchases per
+    step) and ``click_rate`` (clicks per step), each with a ``_se``. The env must end every
+    episode (terminated or truncated) under the agent's policy.
+    """
+    _check_agent(agent)
+    _check_env("env", env)
+    episodes = check_int("episodes", episodes, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    seeds = np.random.SeedSequence(seed).generate_state(episodes)
+    returns, lengths = np.zeros(episodes), np.zeros(episodes)
+    events = {key: np.zeros(episodes) for key in ("revenue", "purchased", "clicked")}
+    seen = set()
+    for i in range(episodes):
+        obs, info = _reset(env, int(seeds[i]))
+        mask, done = _mask(info), False
+        while not done:
+            action = agent.act(obs, explore=False, **({} if mask is None else {"action_mask": mask}))
+            obs, reward, terminated, truncated, info = _step(env, action)
+            returns[i] += float(reward)
+            lengths[i] += 1
+            for key, totals in events.items():
+                if key in info:
+                    totals[i] += float(info[key])
+                    seen.add(key)
+            mask, done = _mask(info), terminated or truncated
+    metrics = {"episodes": episodes, "mean_return": float(returns.mean()),
+               "std_return": float(returns.std()), "mean_return_se": _se(returns),
+               "mean_length": float(lengths.mean()), "mean_length_se": _se(lengths)}
+    if "revenue" in seen:
+        metrics["revenue_per_session"] = float(events["revenue"].mean())
+        metrics["revenue_per_session_se"] = _se(events["revenue"])
+    for key, name in (("purchased", "conversion_rate"), ("clicked", "click_rate")):
+        if key in seen:
+            metrics[name], metrics[name + "_se"] = _ratio(events[key], lengths)
+    return metrics

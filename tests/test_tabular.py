@@ -1,0 +1,347 @@
+"""Tabular Q-learning: the update rule's properties, exact dynamic programming, the agent."""
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from minidqn.envs.tabular_shop import TabularShop
+from minidqn.schedules import LinearSchedule
+from minidqn.tabular import (PowerStepSize, TabularQAgent, policy_evaluation, q_update, td_target,
+                             value_iteration)
+from minidqn.train import train
+
+
+def random_mdp(seed, n_states=4, n_actions=3, end=0.1):
+    """P with every row leaking ``end`` (so gamma=1 is proper too), R uniform in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(n_states), size=(n_states, n_actions)) * (1 - end)
+    return P, rng.uniform(-1, 1, size=(n_states, n_actions))
+
+
+def bellman_target(Q, r, s_next, terminated, gamma):
+    return r if terminated else r + gamma * Q[s_next].max()
+
+
+# --- the update rule --------------------------------------------------------------------------
+
+@st.composite
+def transitions(draw):
+    n_states, n_actions = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    Q = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).normal(0, 10, (n_states, n_actions))
+    return dict(Q=Q, s=draw(st.integers(0, n_states - 1)), a=draw(st.integers(0, n_actions - 1)),
+                r=draw(st.floats(-100, 100)), s_next=draw(st.integers(0, n_states - 1)),
+                terminated=draw(st.booleans()), alpha=draw(st.floats(0, 1)),
+                gamma=draw(st.floats(0, 1)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(transitions())
+def test_update_moves_only_q_sa_toward_the_target_by_alpha(t):
+    Q = t["Q"].copy()
+    target = bellman_target(Q, t["r"], t["s_next"], t["terminated"], t["gamma"])
+    old = Q[t["s"], t["a"]]
+    td = q_update(**{**t, "Q": Q})
+    assert td == pytest.approx(target - old, rel=1e-12, abs=1e-12)
+    new = Q[t["s"], t["a"]]
+    assert abs(new - target) == pytest.approx((1 - t["alpha"]) * abs(old - target), rel=1e-9, abs=1e-9)
+    changed = Q != t["Q"]
+    changed[t["s"], t["a"]] = False
+    assert not changed.any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(transitions())
+def test_alpha_zero_changes_nothing_and_alpha_one_sets_the_target(t):
+    Q = t["Q"].copy()
+    q_update(**{**t, "Q": Q, "alpha": 0.0})
+    assert np.array_equal(Q, t["Q"])
+    target = bellman_target(Q, t["r"], t["s_next"], t["terminated"], t["gamma"])
+    q_update(**{**t, "Q": Q, "alpha": 1.0})
+    assert Q[t["s"], t["a"]] == pytest.approx(target, rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(transitions(), st.floats(-1e3, 1e3))
+def test_terminal_step_ignores_q_of_next_state(t, junk):
+    Q1, Q2 = t["Q"].copy(), t["Q"].copy()
+    Q2[t["s_next"]] = junk
+    if t["s_next"] == t["s"]:
+        Q2[t["s"], t["a"]] = Q1[t["s"], t["a"]]
+    td1 = q_update(**{**t, "Q": Q1, "terminated": True})
+    td2 = q_update(**{**t, "Q": Q2, "terminated": True})
+    assert td1 == td2 == pytest.approx(t["r"] - t["Q"][t["s"], t["a"]])
+
+
+@settings(max_examples=100, deadline=None)
+@given(transitions())
+def test_gamma_zero_target_is_the_reward(t):
+    Q = t["Q"].copy()
+    q_update(**{**t, "Q": Q, "gamma": 0.0, "alpha": 1.0})
+    assert Q[t["s"], t["a"]] == t["r"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(transitions(), st.floats(-50, 50), st.floats(0, 0.99))
+def test_shifting_rewards_by_c_and_q_by_c_over_1_minus_gamma_commutes_with_the_update(t, c, gamma):
+    shift = c / (1 - gamma)
+    Q, Q_shifted = t["Q"].copy(), t["Q"] + shift
+    q_update(**{**t, "Q": Q, "gamma": gamma, "terminated": False})
+    q_update(**{**t, "Q": Q_shifted, "r": t["r"] + c, "gamma": gamma, "terminated": False})
+    np.testing.assert_allclose(Q_shifted, Q + shift, rtol=1e-9, atol=1e-9)
+
+
+def test_truncated_step_still_bootstraps_and_mask_limits_the_max():
+    Q = np.array([[0.0, 0.0], [5.0, 1.0]])
+    assert q_update(Q.copy(), 0, 0, 1.0, 1, False, 1.0, 0.5) == 1.0 + 0.5 * 5.0
+    assert q_update(Q.copy(), 0, 0, 1.0, 1, False, 1.0, 0.5, np.array([False, True])) == 1.0 + 0.5 * 1.0
+
+
+def test_td_target_on_batches_and_refuses_silent_broadcasting():
+    y = td_target(np.array([1.0, 2.0]), np.array([10.0, np.float64(1e300)]), np.array([False, True]), 0.5)
+    assert y.tolist() == [6.0, 2.0]
+    assert td_target(1.0, 4.0, False, 0.0) == 1.0
+    with pytest.raises(ValueError, match="one shape"):
+        td_target(np.zeros((3, 1)), np.zeros(3), np.zeros(3, dtype=bool), 0.9)
+    with pytest.raises(ValueError, match="gamma"):
+        td_target(1.0, 1.0, False, 1.5)
+
+
+@pytest.mark.parametrize("kw, error, text", [
+    (dict(s=3), ValueError, "s must be <= 1"), (dict(a=-1), ValueError, "a must be >= 0"),
+    (dict(s_next=2.0), TypeError, "s_next"), (dict(r=float("nan")), ValueError, "r must be finite"),
+    (dict(alpha=1.5), ValueError, "alpha"), (dict(gamma=-0.1), ValueError, "gamma"),
+    (dict(terminated="no"), TypeError, "terminated"), (dict(Q=[[0.0, 0.0]]), TypeError, "Q must be"),
+    (dict(next_action_mask=np.array([False, False])), ValueError, "at least one"),
+])
+def test_q_update_rejects_bad_input_before_changing_anything(kw, error, text):
+    args = dict(Q=np.ones((2, 2)), s=0, a=1, r=1.0, s_next=1, terminated=False, alpha=0.5, gamma=0.9)
+    args.update(kw)
+    with pytest.raises(error, match=text):
+        q_update(**args)
+    if isinstance(args["Q"], np.ndarray):
+        assert np.array_equal(args["Q"], np.ones((2, 2)))
+
+
+# --- exact dynamic programming ----------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10**6), st.integers(1, 6), st.integers(1, 4), st.floats(0, 0.95))
+def test_value_iteration_satisfies_bellman_optimality_and_matches_policy_evaluation(seed, S, A, gamma):
+    P, R = random_mdp(seed, S, A, end=0.0)
+    tol = 1e-9
+    Q, V = value_iteration(P, R, gamma, tol=tol)
+    assert Q.shape == (S, A) and V.shape == (S,)
+    np.testing.assert_array_equal(V, Q.max(axis=1))
+    assert np.abs(R + gamma * P @ Q.max(axis=1) - Q).max() <= tol
+    V_pi = policy_evaluation(P, R, Q.argmax(axis=1), gamma)
+    np.testing.assert_allclose(V_pi, V, rtol=0, atol=tol / (1 - gamma) + 1e-9)
+
+
+def test_undiscounted_values_when_every_policy_ends():
+    P, R = random_mdp(3, 5, 3, end=0.2)
+    Q, V = value_iteration(P, R, 1.0, tol=1e-12)
+    np.testing.assert_allclose(policy_evaluation(P, R, Q.argmax(1), 1.0), V, atol=1e-9)
+
+
+def test_policy_evaluation_of_a_stochastic_policy_and_a_hand_solved_chain():
+    # one state, stay with prob 0.5, reward 1: V = 1 / (1 - 0.5 * gamma)
+    P, R = np.array([[[0.5], [0.0]]]), np.array([[1.0, 3.0]])
+    assert policy_evaluation(P, R, np.array([0]), 0.9)[0] == pytest.approx(1 / (1 - 0.45))
+    # half/half: V = 2 + 0.9 * 0.25 * V
+    assert policy_evaluation(P, R, np.array([[0.5, 0.5]]), 0.9)[0] == pytest.approx(2 / (1 - 0.225))
+
+
+def test_improper_policy_with_gamma_one_is_refused():
+    P = np.zeros((2, 1, 2))
+    P[0, 0, 1] = P[1, 0, 0] = 1.0  # a loop that never ends
+    with pytest.raises(ValueError, match=r"never ends from states \[0, 1\]"):
+        policy_evaluation(P, np.ones((2, 1)), np.array([0, 0]), 1.0)
+    with pytest.raises(ValueError, match="did not converge"):
+        value_iteration(P, np.ones((2, 1)), 1.0, max_iter=50)
+
+
+@pytest.mark.parametrize("P, R, text", [
+    (np.full((2, 1, 2), 0.6), np.zeros((2, 1)), "sum to <= 1"),
+    (-np.ones((2, 1, 2)), np.zeros((2, 1)), "non-negative"),
+    (np.zeros((2, 1, 3)), np.zeros((2, 1)), "shape"),
+    (np.zeros((2, 1, 2)), np.zeros((1, 2)), "R must have shape"),
+])
+def test_bad_models_are_refused(P, R, text):
+    with pytest.raises(ValueError, match=text):
+        value_iteration(P, R, 0.9)
+
+
+# --- convergence ------------------------------------------------------------------------------
+
+def test_q_learning_converges_to_q_star_with_decaying_step_sizes():
+    """Generative-model Q-learning on a random 4x2 MDP, gamma 0.8, alpha_n = n^-0.8.
+
+    Q* entries are of size ~2; after 40k uniform updates every entry is within 0.05 of Q*.
+    """
+    S, A, gamma = 4, 2, 0.8
+    P, R = random_mdp(7, S, A)
+    Q_star, _ = value_iteration(P, R, gamma, tol=1e-12)
+    agent = TabularQAgent(S, A, alpha=PowerStepSize(0.8), gamma=gamma, epsilon=1.0, seed=7)
+    rng = np.random.default_rng(7)
+    n = 40_000
+    states, actions, u = rng.integers(S, size=n), rng.integers(A, size=n), rng.random(n)
+    cum = np.cumsum(P, axis=2)
+    for s, a, x in zip(states.tolist(), actions.tolist(), u.tolist()):
+        s_next = int(np.searchsorted(cum[s, a], x, side="right"))  # == S: the episode ended
+        agent.observe(s, a, float(R[s, a]), min(s_next, S - 1), s_next == S)
+    assert np.abs(Q_star).max() > 1.0
+    assert np.abs(agent.Q - Q_star).max() < 0.05
+
+
+def test_q_learning_reaches_98_percent_of_the_optimum_on_tabular_shop():
+    env = TabularShop(seed=0)
+    P, R = env.model()
+    d0 = env.initial_distribution()
+    optimum = d0 @ value_iteration(P, R, 1.0)[1]
+    greedy = d0 @ policy_evaluation(P, R, R.argmax(axis=1), 1.0)
+    agent = TabularQAgent.for_env(env, alpha=PowerStepSize(1.0), gamma=0.95, epsilon=0.5, seed=0)
+    train(agent, env, 150_000, seed=0, progress=False)
+    learned = d0 @ policy_evaluation(P, R, agent.greedy_policy(), 1.0)
+    assert learned >= 0.98 * optimum
+    assert learned >= greedy + 0.2 * optimum  # and far above the myopic policy (74 %)
+
+
+# --- the agent --------------------------------------------------------------------------------
+
+def test_act_accepts_ints_numpy_ints_and_0d_arrays_and_nothing_else():
+    agent = TabularQAgent(3, 2, seed=0)
+    for obs in (2, np.int64(2), np.array(2), np.array(2, dtype=np.int32)):
+        assert agent.act(obs) in (0, 1)
+    for obs, error in ((3, ValueError), (-1, ValueError), (1.0, TypeError), (np.array([1]), TypeError),
+                       (np.array(1.0), TypeError), (True, TypeError)):
+        with pytest.raises(error, match="obs"):
+            agent.act(obs)
+
+
+def test_greedy_ties_are_broken_uniformly_and_reproducibly():
+    agent = TabularQAgent(1, 4, seed=1)
+    agent.Q[0] = [1.0, 3.0, 3.0, 3.0]
+    picks = [agent.act(0, explore=False) for _ in range(3000)]
+    counts = np.bincount(picks, minlength=4)
+    assert counts[0] == 0 and np.all(np.abs(counts[1:] - 1000) < 100)  # 1000 +- 3.5 sd
+    again = TabularQAgent(1, 4, seed=1)
+    again.Q[0] = [1.0, 3.0, 3.0, 3.0]
+    assert picks == [again.act(0, explore=False) for _ in range(3000)]
+
+
+def test_epsilon_follows_a_schedule_of_the_step_count_and_exploration_is_uniform():
+    agent = TabularQAgent(2, 3, alpha=0.5, epsilon=LinearSchedule(1.0, 0.0, 10), seed=0)
+    agent.Q[0] = [0.0, 0.0, 9.0]
+    assert agent.epsilon == 1.0
+    counts = np.bincount([agent.act(0) for _ in range(3000)], minlength=3)
+    assert np.all(np.abs(counts - 1000) < 100)
+    for _ in range(5):
+        agent.observe(1, 0, 0.0, 1, False)
+    assert agent.epsilon == 0.5 and agent.steps == 5
+    for _ in range(5):
+        agent.observe(1, 0, 0.0, 1, False)
+    assert agent.epsilon == 0.0
+    assert {agent.act(0) for _ in range(100)} == {2}
+
+
+def test_masks_are_respected_when_acting_and_in_the_target():
+    agent = TabularQAgent(2, 3, alpha=1.0, gamma=1.0, epsilon=0.5, seed=0)
+    agent.Q[1] = [100.0, 1.0, 2.0]
+    mask = np.array([False, True, True])
+    assert {agent.act(1, action_mask=mask) for _ in range(300)} == {1, 2}
+    agent.observe(0, 0, 0.0, 1, False, next_action_mask=mask)
+    assert agent.Q[0, 0] == 2.0
+    with pytest.raises(ValueError, match="action_mask must have shape"):
+        agent.act(0, action_mask=np.array([True, False]))
+    with pytest.raises(TypeError, match="bool"):
+        agent.act(0, action_mask=np.array([1, 1, 1]))
+
+
+def test_observe_returns_td_error_size_counts_visits_and_rejects_bad_input_untouched():
+    agent = TabularQAgent(2, 2, alpha=PowerStepSize(1.0), gamma=0.9, seed=0)
+    assert agent.observe(0, 1, -3.0, 1, True) == 3.0
+    assert agent.observe(0, 1, 1.0, 1, True) == 4.0  # target 1, Q = -3
+    assert agent.Q[0, 1] == pytest.approx(-1.0)  # alpha_2 = 1/2: the running mean of -3 and 1
+    assert agent.visits[0, 1] == 2 and agent.steps == 2
+    before = agent.Q.copy()
+    for args, error in (((0, 2, 1.0, 1, False), ValueError), ((0, 1, float("inf"), 1, False), ValueError),
+                        ((0, 1, 1.0, 5, False), ValueError), ((0, 1, 1.0, 1, None), TypeError)):
+        with pytest.raises(error):
+            agent.observe(*args)
+    assert np.array_equal(agent.Q, before) and agent.steps == 2 and agent.visits.sum() == 2
+
+
+@pytest.mark.parametrize("kw, error", [
+    (dict(n_states=0), ValueError), (dict(alpha=1.5), ValueError), (dict(gamma=2.0), ValueError),
+    (dict(epsilon=-0.1), ValueError), (dict(seed=-1), ValueError), (dict(seed="a"), TypeError),
+    (dict(n_actions=2.0), TypeError),
+])
+def test_constructor_rejects_bad_hyperparameters(kw, error):
+    with pytest.raises(error):
+        TabularQAgent(**{"n_states": 2, "n_actions": 2, **kw})
+
+
+def test_for_env_reads_discrete_spaces_and_refuses_others():
+    agent = TabularQAgent.for_env(TabularShop(), gamma=0.9)
+    assert agent.Q.shape == (12, 5) and agent.gamma == 0.9
+
+    class BoxEnv:
+        observation_space = object()
+    with pytest.raises(TypeError, match="Discrete"):
+        TabularQAgent.for_env(BoxEnv())
+
+
+def test_recommend_ranks_by_q():
+    agent = TabularQAgent(1, 4)
+    agent.Q[0] = [1.0, 4.0, 2.0, 3.0]
+    assert agent.recommend(0, 3).tolist() == [1, 3, 2]
+    assert agent.recommend(0, 2, action_mask=np.array([True, False, True, False])).tolist() == [2, 0]
+
+
+# --- save / load ------------------------------------------------------------------------------
+
+def trained_agent(**kw):
+    agent = TabularQAgent.for_env(TabularShop(), **kw)
+    train(agent, TabularShop(seed=1), 500, seed=1, progress=False)
+    return agent
+
+
+def test_save_load_round_trip_continues_exactly(tmp_path):
+    agent = trained_agent(alpha=PowerStepSize(0.8), epsilon=LinearSchedule(1.0, 0.1, 1000), seed=3)
+    path = tmp_path / "q"  # no suffix: saved as given
+    agent.save(path)
+    loaded = TabularQAgent.load(path)
+    assert np.array_equal(loaded.Q, agent.Q) and np.array_equal(loaded.visits, agent.visits)
+    assert loaded.steps == agent.steps and loaded.gamma == agent.gamma
+    assert loaded.epsilon == agent.epsilon and loaded.alpha(7) == agent.alpha(7)
+    h1 = train(agent, TabularShop(seed=2), 300, seed=2, progress=False)
+    h2 = train(loaded, TabularShop(seed=2), 300, seed=2, progress=False)
+    assert h1.episode_returns == h2.episode_returns and np.array_equal(loaded.Q, agent.Q)
+
+
+def test_a_custom_callable_alpha_must_be_passed_again(tmp_path):
+    agent = trained_agent(alpha=lambda n: 1 / n)
+    agent.save(tmp_path / "q.npz")
+    with pytest.raises(ValueError, match="pass alpha="):
+        TabularQAgent.load(tmp_path / "q.npz")
+    assert TabularQAgent.load(tmp_path / "q.npz", alpha=0.1).alpha == 0.1
+
+
+def test_load_refuses_corrupt_foreign_pickled_and_other_version_files(tmp_path):
+    (tmp_path / "junk.npz").write_bytes(b"not a zip at all")
+    np.savez(tmp_path / "foreign.npz", weights=np.zeros(3))
+    np.savez(tmp_path / "pickled.npz", meta=np.array([{"format": "x"}], dtype=object), Q=np.zeros((1, 1)),
+             visits=np.zeros((1, 1), dtype=np.int64))
+    agent = trained_agent()
+    agent.save(tmp_path / "good.npz")
+    with np.load(tmp_path / "good.npz") as data:
+        meta, Q, visits = json.loads(str(data["meta"])), data["Q"], data["visits"]
+    np.savez(tmp_path / "v2.npz", meta=np.array(json.dumps({**meta, "version": 2})), Q=Q, visits=visits)
+    np.savez(tmp_path / "nan.npz", meta=np.array(json.dumps(meta)), Q=Q * np.nan, visits=visits)
+    np.savez(tmp_path / "shape.npz", meta=np.array(json.dumps(meta)), Q=Q, visits=visits[:1])
+    for name, text in (("junk", "usable TabularQAgent"), ("foreign", "KeyError"), ("pickled", "pickle"),
+                       ("v2", "version 2"), ("nan", "Q must be finite"), ("shape", "do not fit")):
+        with pytest.raises(ValueError, match=text):
+            TabularQAgent.load(tmp_path / f"{name}.npz")
+

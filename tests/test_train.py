@@ -1,0 +1,305 @@
+"""The loop: what train passes to agents and envs, what it records, evaluate's metrics, progress."""
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from minidqn.baselines import RandomAgent
+from minidqn.envs.tabular_shop import TabularShop
+from minidqn.schedules import LinearSchedule
+from minidqn.tabular import TabularQAgent
+from minidqn.train import History, _epsilon_of, evaluate, train
+
+
+class ScriptedEnv:
+    """Episodes alternate: 3 steps ending ``terminated``, then 2 steps ending ``truncated``.
+
+    Every observation is a fresh integer (so a test can tell which one an agent saw); the reward
+    is the action + 1. With ``masks``, ``info["action_mask"]`` allows actions ``!= obs % 3``;
+    with ``clicks``, ``info["clicked"]`` is True on even actions.
+    """
+
+    def __init__(self, masks=False, clicks=False):
+        self.masks, self.clicks = masks, clicks
+        self.counter, self.episode, self.reset_seeds = 0, -1, []
+
+    def _obs(self):
+        self.counter += 1
+        info = {}
+        if self.masks:
+            info["action_mask"] = np.arange(3) != self.counter % 3
+        return self.counter, info
+
+    def reset(self, seed=None):
+        self.reset_seeds.append(seed)
+        self.episode += 1
+        self.t = 0
+        return self._obs()
+
+    def step(self, action):
+        self.t += 1
+        terminated = self.episode % 2 == 0 and self.t == 3
+        truncated = self.episode % 2 == 1 and self.t == 2
+        obs, info = self._obs()
+        info.update(purchased=action == 1, revenue=float(action == 1) * 10.0)
+        if self.clicks:
+            info["clicked"] = action % 2 == 0
+        return obs, float(action + 1), terminated, truncated, info
+
+
+class RecordingAgent:
+    """Acts 1, or the first allowed action; records every call; a loss on even observe calls."""
+
+    def __init__(self):
+        self.acts, self.observes = [], []
+        self.epsilon = 0.25
+
+    def act(self, obs, explore=True, **kw):
+        self.acts.append((obs, explore, kw))
+        mask = kw.get("action_mask")
+        return 1 if mask is None or mask[1] else int(np.flatnonzero(mask)[0])
+
+    def observe(self, obs, action, reward, next_obs, terminated, **kw):
+        self.observes.append((obs, action, reward, next_obs, terminated, kw))
+        return float(len(self.observes)) if len(self.observes) % 2 == 0 else None
+
+
+class MinimalAgent:
+    """Knows nothing of masks, epsilon or losses."""
+
+    def act(self, obs, explore=True):
+        return 0
+
+    def observe(self, obs, action, reward, next_obs, terminated):
+        return None
+
+
+def test_train_passes_terminated_not_truncation_and_resets_on_either():
+    env, agent = ScriptedEnv(), RecordingAgent()
+    h = train(agent, env, 12, seed=5, progress=False)
+    # episodes: steps 1-3 (terminated), 4-5 (truncated), 6-8 (terminated), 9-10 (truncated), 11-12 running
+    assert [o[4] for o in agent.observes] == [False, False, True, False, False] * 2 + [False, False]
+    assert h.episode_ends == [3, 5, 8, 10]
+    assert h.episode_lengths == [3, 2, 3, 2]
+    assert h.episode_truncated == [False, True, False, True]
+    assert h.episode_returns == [6.0, 4.0, 6.0, 4.0]
+    assert h.episode_epsilons == [0.25] * 4
+    assert env.reset_seeds == [5, None, None, None, None]  # only the first reset is seeded
+    assert h.loss_steps == [2, 4, 6, 8, 10, 12] and h.losses == [2.0, 4.0, 6.0, 8.0, 10.0, 12.0]
+    assert h.total_steps == 12 and h.wall_time > 0
+
+
+def test_the_next_action_is_chosen_from_next_obs_or_from_the_reset_obs():
+    env, agent = ScriptedEnv(), RecordingAgent()
+    train(agent, env, 12, progress=False)
+    acted_on = [a[0] for a in agent.acts]
+    for t, (obs, action, reward, next_obs, terminated, _) in enumerate(agent.observes):
+        assert obs == acted_on[t] and reward == action + 1
+        if t + 1 < len(acted_on):
+            ended = t + 1 in (3, 5, 8, 10)
+            assert acted_on[t + 1] == (next_obs + 1 if ended else next_obs)  # reset gives a fresh obs
+    assert all(a[1] is True for a in agent.acts)
+
+
+def test_masks_are_passed_along_when_the_env_has_them():
+    env, agent = ScriptedEnv(masks=True), RecordingAgent()
+    train(agent, env, 10, progress=False)
+    for obs, _, kw in agent.acts:
+        np.testing.assert_array_equal(kw["action_mask"], np.arange(3) != obs % 3)
+    for obs, action, _, next_obs, _, kw in agent.observes:
+        assert action != obs % 3
+        np.testing.assert_array_equal(kw["next_action_mask"], np.arange(3) != next_obs % 3)
+
+
+def test_an_agent_that_knows_nothing_of_masks_runs_on_an_env_without_them():
+    h = train(MinimalAgent(), ScriptedEnv(), 10, progress=False)
+    assert h.episode_returns == [3.0, 2.0, 3.0, 2.0] and h.losses == []
+    assert h.episode_epsilons == [None] * 4
+
+
+def test_evaluations_run_every_eval_every_steps_and_at_the_end_without_learning():
+    agent = RecordingAgent()
+    h = train(agent, ScriptedEnv(), 25, eval_env=ScriptedEnv(), eval_every=10, eval_episodes=4,
+              progress=False)
+    assert [step for step, _ in h.evals] == [10, 20, 25]
+    assert all(m["episodes"] == 4 and m["mean_length"] == 2.5 for _, m in h.evals)
+    assert len(agent.observes) == 25  # evaluation never calls observe
+    assert sum(1 for a in agent.acts if a[1] is False) == 3 * 10
+    h = train(agent, ScriptedEnv(), 5, eval_env=ScriptedEnv(), eval_episodes=2, progress=False)
+    assert [step for step, _ in h.evals] == [5]
+
+
+@pytest.mark.parametrize("kw, error, text", [
+    (dict(total_steps=0), ValueError, "total_steps"), (dict(seed=-1), ValueError, "seed"),
+    (dict(progress="yes"), TypeError, "progress"), (dict(eval_every=5), ValueError, "eval_env"),
+    (dict(eval_env="same"), ValueError, "separate"), (dict(eval_episodes=0), ValueError, "eval_episodes"),
+])
+def test_train_rejects_bad_arguments(kw, error, text):
+    env = ScriptedEnv()
+    args = {"agent": RecordingAgent(), "env": env, "total_steps": 5, **kw}
+    if kw.get("eval_env") == "same":
+        args["eval_env"] = env
+    with pytest.raises(error, match=text):
+        train(**args)
+    assert env.reset_seeds == []  # refused before anything ran
+
+
+def test_agents_and_envs_of_the_wrong_shape_are_refused_clearly():
+    class OldGym(ScriptedEnv):
+        def step(self, action):
+            return super().step(action)[:3] + ({},)
+
+    class NoInfoReset(ScriptedEnv):
+        def reset(self, seed=None):
+            return super().reset(seed)[0]
+
+    with pytest.raises(TypeError, match="4-tuple"):
+        train(RecordingAgent(), OldGym(), 5, progress=False)
+    with pytest.raises(TypeError, match=r"\(obs, info\)"):
+        train(RecordingAgent(), NoInfoReset(), 5, progress=False)
+    with pytest.raises(TypeError, match="observe"):
+        train(object(), ScriptedEnv(), 5, progress=False)
+    with pytest.raises(TypeError, match="reset"):
+        evaluate(RecordingAgent(), object(), 5)
+
+
+def test_same_seeds_same_history_and_same_q_table():
+    runs = []
+    for _ in range(2):
+        agent = TabularQAgent.for_env(TabularShop(), alpha=0.2, epsilon=0.3, seed=4)
+        runs.append((train(agent, TabularShop(seed=9), 3000, seed=4, progress=False), agent.Q))
+    (h1, q1), (h2, q2) = runs
+    assert h1.episode_returns == h2.episode_returns and h1.losses == h2.losses
+    assert np.array_equal(q1, q2)
+
+
+# --- evaluate ---------------------------------------------------------------------------------
+
+def test_evaluate_reports_shop_metrics_with_standard_errors():
+    m = evaluate(RecordingAgent(), ScriptedEnv(clicks=True), episodes=6, seed=0)
+    assert m["episodes"] == 6 and m["mean_length"] == 2.5 and m["mean_return"] == 5.0
+    assert m["std_return"] == 1.0
+    assert m["mean_return_se"] == pytest.approx(np.std([6, 4] * 3, ddof=1) / 6 ** 0.5)
+    assert m["revenue_per_session"] == 25.0 and m["revenue_per_session_se"] > 0
+    assert m["conversion_rate"] == 1.0 and m["conversion_rate_se"] == 0.0  # action 1 always bought here
+    assert m["click_rate"] == 0.0
+    assert "click_rate" not in evaluate(RecordingAgent(), ScriptedEnv(), episodes=2)
+    assert "revenue_per_session" not in evaluate(MinimalAgent(), GymLike(), episodes=2)
+
+
+class GymLike:
+    """Rewards only, no shop events in info."""
+
+    def reset(self, seed=None):
+        self.t = 0
+        return 0, {}
+
+    def step(self, action):
+        self.t += 1
+        return 0, 1.0, self.t == 4, False, {}
+
+
+def test_evaluate_is_reproducible_and_its_episodes_are_not_training_s():
+    agent = TabularQAgent.for_env(TabularShop(), seed=0)
+    agent.Q[:] = np.random.default_rng(0).normal(size=agent.Q.shape)  # a fixed policy, no ties
+    env = TabularShop()
+    m1, m2 = evaluate(agent, env, 200, seed=3), evaluate(agent, env, 200, seed=3)
+    assert m1 == m2
+    assert evaluate(agent, env, 200, seed=4) != m1
+    # episode i's shopper depends on (seed, i) only: the first 50 of 200 are the 50 of 50
+    seeds_200, seeds_50 = [], []
+    for n, out in ((200, seeds_200), (50, seeds_50)):
+        class Spy(TabularShop):
+            def reset(self, seed=None, options=None):
+                out.append(seed)
+                return super().reset(seed=seed)
+        evaluate(agent, Spy(), n, seed=3)
+    assert seeds_200[:50] == seeds_50 and len(set(seeds_200)) == 200
+    assert not set(seeds_200) & set(range(1000))  # not the small ints train seeds its env with
+
+
+def test_evaluate_on_tabular_shop_reports_revenue_and_conversion():
+    m = evaluate(RandomAgent(5, seed=0), TabularShop(), 400, seed=0)
+    assert m["revenue_per_session"] == m["mean_return"]
+    assert 0 < m["conversion_rate"] < 1 and 0 < m["conversion_rate_se"] < 0.05
+
+
+def test_one_episode_gives_nan_standard_errors_without_warnings():
+    m = evaluate(MinimalAgent(), GymLike(), 1)
+    assert m["mean_return"] == 4.0 and np.isnan(m["mean_return_se"])
+    with pytest.raises(ValueError, match="episodes"):
+        evaluate(MinimalAgent(), GymLike(), 0)
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_no_progress_output_when_off(capsys):
+    train(RecordingAgent(), ScriptedEnv(), 50, progress=False)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_goes_to_stderr_by_default(capsys):
+    train(RecordingAgent(), ScriptedEnv(), 50)
+    out, err = capsys.readouterr()
+    assert out == "" and "step 50/50" in err
+
+
+def test_plain_progress_prints_about_ten_lines_with_rate_epsilon_and_return():
+    stream = io.StringIO()
+    agent = TabularQAgent.for_env(TabularShop(), epsilon=LinearSchedule(1.0, 0.1, 1000))
+    train(agent, TabularShop(seed=0), 1000, progress=stream, eval_env=TabularShop(), eval_every=500,
+          eval_episodes=3)
+    lines = stream.getvalue().splitlines()
+    steps = [line for line in lines if line.startswith("step ")]
+    assert len(steps) == 10 and "\r" not in stream.getvalue()
+    assert steps[-1].startswith("step 1,000/1,000") and "eps 0.100" in steps[-1]
+    assert all("steps/s" in line and "return" in line and "loss" in line for line in steps[1:])
+    assert sum(line.startswith("eval at step") for line in lines) == 2
+
+
+def test_tty_progress_rewrites_one_line_and_ends_it():
+    stream = FakeTTY()
+    train(RecordingAgent(), ScriptedEnv(), 300, progress=stream)
+    text = stream.getvalue()
+    assert text.startswith("\r") and text.endswith("\n") and text.count("\n") == 1
+    assert "step 300/300" in text.split("\r")[-1] and "eps 0.250" in text
+
+
+def test_epsilon_is_found_as_attribute_method_or_schedule():
+    class Method:
+        def epsilon(self):
+            return 0.3
+
+    class Schedule:
+        epsilon = LinearSchedule(1.0, 0.0, 10)
+
+    class Nothing:
+        pass
+    assert _epsilon_of(Method(), 0) == 0.3
+    assert _epsilon_of(Schedule(), 5) == 0.5
+    assert _epsilon_of(Nothing(), 5) is None
+
+
+# --- history ----------------------------------------------------------------------------------
+
+def test_history_rows_and_csv(tmp_path):
+    h = train(RecordingAgent(), ScriptedEnv(), 12, eval_env=ScriptedEnv(), eval_every=4,
+              eval_episodes=2, progress=False)
+    rows = h.to_rows()
+    assert [r["step"] for r in rows] == [3, 4, 5, 8, 10, 12]
+    by_step = {r["step"]: r for r in rows}
+    assert by_step[3]["return"] == 6.0 and by_step[3]["loss"] == 2.0  # mean of the losses since the last row
+    assert by_step[4]["loss"] == 4.0 and by_step[5]["loss"] is None and by_step[8]["loss"] == 7.0
+    assert by_step[8]["eval_mean_return"] == 5.0 and by_step[4]["return"] is None
+    assert h.columns()[:7] == list(History.BASE_COLUMNS) and "eval_mean_return" in h.columns()
+    h.write_csv(tmp_path / "h.csv")
+    with open(tmp_path / "h.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 6 and table[0]["step"] == "3" and table[1]["return"] == ""
+    assert h.recent_return(2) == 5.0 and History().recent_return() is None
