@@ -6,6 +6,7 @@ every way a file can be broken into a ``ValueError`` that names the path.
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
@@ -13,6 +14,8 @@ import zipfile
 import numpy as np
 
 FORMAT_VERSION = 1
+_BIT_GENERATORS = {g.__name__: g for g in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
+                                           np.random.SFC64, np.random.MT19937)}
 
 
 def save_arrays(path, kind: str, arrays: dict) -> None:
@@ -53,7 +56,7 @@ def load_arrays(path, kind: str, required: tuple = ()) -> dict:
     except ValueError as e:
         if "Object arrays" in str(e):
             raise ValueError(f"{path!r} holds pickled objects; minidqn never unpickles") from e
-        if "pickled data" in str(e):
+        if "pickled" in str(e):
             raise ValueError(f"{path!r} is not an .npz archive (reading it would need unpickling, "
                              "which minidqn never does)") from e
         raise ValueError(f"{path!r} is not a readable minidqn checkpoint: {e}") from e
@@ -74,3 +77,22 @@ def load_arrays(path, kind: str, required: tuple = ()) -> dict:
     if missing:
         raise ValueError(f"{path!r} lacks the entries {missing} of a {kind} checkpoint")
     return data
+
+
+def generator_to_json(rng: np.random.Generator) -> dict:
+    """A generator's complete state as JSON-able data (arrays become lists)."""
+    state = rng.bit_generator.state
+    if state.get("bit_generator") not in _BIT_GENERATORS:
+        raise TypeError(f"cannot save a {state.get('bit_generator')} generator; "
+                        f"supported: {sorted(_BIT_GENERATORS)}")
+    return json.loads(json.dumps(state, default=lambda x: x.tolist()))
+
+
+def generator_from_json(state) -> np.random.Generator:
+    """A generator continuing exactly where the one given to :func:`generator_to_json` was."""
+    try:
+        bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
+        bit_generator.state = state
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"unusable random generator state: {e}") from e
+    return np.random.Generator(bit_generator)

@@ -19,9 +19,9 @@ from typing import Callable
 
 import numpy as np
 
-from ._checkpoint import load_arrays, save_arrays
+from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
 from ._validate import as_generator, check_array, check_float, check_int
-from .dqn_config import DQNConfig, epsilon_from_json, epsilon_to_json
+from .dqn_config import DQNConfig, config_from_json, config_to_json
 from .losses import UNCHECKED as LOSS_FUNCTIONS
 from .mlp import MLP
 from .optim import Adam, clip_grad_norm
@@ -55,6 +55,7 @@ class DQNAgent:
         self._since_train = 0
         self._workspace: dict[str, np.ndarray] = {}
         self.metadata: dict = {}  # free-form, saved with the agent (e.g. the env it was trained on)
+        self._reward_scale = cfg.reward_scale  # None until fixed from data (see DQNConfig)
 
     @classmethod
     def for_env(cls, env, **hyperparameters) -> "DQNAgent":
@@ -72,6 +73,18 @@ class DQNAgent:
         return cls(shape[0], int(act_space.n), **hyperparameters)
 
     # ------------------------------------------------------------------ acting
+    @property
+    def reward_scale(self) -> float:
+        """The factor rewards are multiplied by for learning (1.0 while not yet fixed from data)."""
+        return 1.0 if self._reward_scale is None else self._reward_scale
+
+    def _fix_reward_scale(self) -> None:
+        # Huber's quadratic zone is |TD error| < 1: with rewards in the hundreds every error would
+        # sit on the linear branch, and Q would drift toward a median, not a mean, of the returns.
+        largest = float(np.max(np.abs(self.buffer.rewards[:self.buffer.size]), initial=0.0))
+        if largest > 0:
+            self._reward_scale = 1.0 / largest
+
     @property
     def epsilon(self) -> float:
         """The exploration rate at the current step."""
@@ -111,7 +124,7 @@ class DQNAgent:
     def q_values(self, obs) -> np.ndarray:
         """``Q(obs, .)`` in reward units: ``(n_actions,)`` for one observation, ``(n, n_actions)`` for n."""
         x, batched = self._encode(obs)
-        q = self.online.predict(x) / self.config.reward_scale
+        q = self.online.predict(x) / self.reward_scale
         return q if batched else q[0]
 
     def act(self, obs, explore: bool = True, action_mask=None):
@@ -164,7 +177,7 @@ class DQNAgent:
         if action.shape != want or terminated.shape != want:
             raise ValueError(f"action and terminated must have shape {want} like the observations, "
                              f"got {action.shape} and {terminated.shape}")
-        reward = check_array("reward", reward, shape=want) * self.config.reward_scale
+        reward = check_array("reward", reward, shape=want)
         mask = self._check_mask(next_action_mask, n, batched, "next_action_mask", terminal=terminated.reshape(n))
         self.buffer.add(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n), mask)
         self.steps += n
@@ -221,7 +234,9 @@ class DQNAgent:
         mask = None if self.buffer.next_action_mask is None else self.buffer.next_action_mask[idx]
         if mask is not None and mask.all():
             mask = None
-        y = self.td_targets(rewards, next_obs, terminated, mask)
+        if self._reward_scale is None:
+            self._fix_reward_scale()
+        y = self.td_targets(rewards * self.reward_scale, next_obs, terminated, mask)
 
         # The underscore paths skip input checks: the buffer checked this data when storing it.
         q = self.online._forward(obs)                                     # (B, A)
@@ -245,7 +260,7 @@ class DQNAgent:
         return FloatingPointError(
             f"DQN diverged at update {self.updates + 1} (env step {self.steps}): loss={loss}, "
             f"gradient norm={norm}; nothing was updated. Try a smaller lr (now {cfg.lr}), a "
-            f"reward_scale that brings rewards near [-1, 1] (now {cfg.reward_scale}), "
+            f"reward_scale that brings rewards near [-1, 1] (now {self.reward_scale}), "
             f"max_grad_norm (now {cfg.max_grad_norm}) or loss='huber' (now {cfg.loss!r}).")
 
     def _update_target(self) -> None:
@@ -264,14 +279,12 @@ class DQNAgent:
         ``metadata``: a JSON-able dict stored alongside (e.g. which env the agent was trained on),
         given back as ``agent.metadata`` by :meth:`load`.
         """
-        if self.rng.bit_generator.__class__ is not np.random.PCG64:
-            raise TypeError(f"cannot save an agent seeded with a {type(self.rng.bit_generator).__name__} "
-                            "generator; use an int seed or numpy.random.default_rng")
         try:
             meta = json.dumps({
                 "obs_dim": self.obs_dim, "n_actions": self.n_actions, "one_hot": self.one_hot,
                 "steps": self.steps, "updates": self.updates, "since_train": self._since_train,
-                "config": _config_to_json(self.config), "rng_state": self.rng.bit_generator.state,
+                "reward_scale": self._reward_scale,
+                "config": config_to_json(self.config), "rng_state": generator_to_json(self.rng),
                 "metadata": metadata or {}})
         except TypeError as e:
             raise TypeError(f"cannot save: metadata or hyperparameters are not JSON-able ({e})") from e
@@ -292,8 +305,8 @@ class DQNAgent:
         where = repr(str(path))
         try:
             meta = json.loads(str(data["meta"]))
-            config = _config_from_json(meta["config"])
-            fixed = {k: overrides[k] for k in ("hidden", "activation", "dtype") if k in overrides}
+            config = config_from_json(meta["config"], overrides.pop("epsilon", None))
+            fixed = {k: overrides[k] for k in ("hidden", "activation", "dtype", "reward_scale") if k in overrides}
             if fixed:
                 raise TypeError(f"{sorted(fixed)} cannot be overridden: they define the saved network")
             counts = {k: check_int(k, meta[k], minimum=0) for k in ("steps", "updates", "since_train")}
@@ -309,7 +322,7 @@ class DQNAgent:
             raise ValueError(f"{where}: saved network {online} disagrees with its hyperparameters")
         target = check_array(f"target.params in {where}", data["target.params"], shape=agent.online.params.shape)
         try:
-            agent.rng.bit_generator.state = rng_state
+            agent.rng = generator_from_json(rng_state)
             agent.optimizer.load_state_dict({k[5:]: v for k, v in data.items() if k.startswith("adam.")})
             if "buffer.obs" in data:
                 agent.buffer.load_state_dict({k[7:]: v for k, v in data.items() if k.startswith("buffer.")})
@@ -319,6 +332,8 @@ class DQNAgent:
         agent.online.params[:], agent.target.params[:] = online.params, target
         agent.steps, agent.updates, agent._since_train = counts["steps"], counts["updates"], counts["since_train"]
         agent.metadata = meta.get("metadata", {})
+        scale = meta.get("reward_scale")
+        agent._reward_scale = None if scale is None else check_float("reward_scale", scale, low=0.0, low_open=True)
         return agent
 
     def __repr__(self) -> str:
@@ -336,20 +351,3 @@ def _argmax_random_ties(q: np.ndarray, mask: np.ndarray | None, rng: np.random.G
         q = np.where(mask, q, -np.inf)
     best = q == q.max(axis=1, keepdims=True)
     return np.argmax(best * rng.random(q.shape), axis=1)
-
-
-def _config_to_json(config: DQNConfig) -> dict:
-    fields = dataclasses.asdict(config)
-    fields["epsilon"] = epsilon_to_json(config.epsilon)
-    fields["dtype"] = np.dtype(config.dtype).name
-    fields["hidden"] = list(config.hidden)
-    if isinstance(config.seed, np.random.Generator):
-        fields["seed"] = None  # the generator's state is saved with the agent
-    return fields
-
-
-def _config_from_json(fields: dict) -> dict:
-    fields = dict(fields)
-    fields["epsilon"] = epsilon_from_json(fields["epsilon"])
-    fields["hidden"] = tuple(fields["hidden"])
-    return fields

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from ._validate import as_generator, check_float, check_int
-from .schedules import LinearSchedule
+from .schedules import LinearSchedule, schedule_from_json, schedule_to_json
 
 
 @dataclasses.dataclass
@@ -33,7 +33,9 @@ class DQNConfig:
     max_grad_norm: float | None = 10.0  # clip the global gradient L2 norm (None: no clipping)
     epsilon: float | Callable = dataclasses.field(  # exploration rate, or a schedule of env steps
         default_factory=lambda: LinearSchedule(1.0, 0.05, 10_000))
-    reward_scale: float = 1.0        # rewards are multiplied by this before learning (Q stays in reward units)
+    reward_scale: float | None = None  # rewards are multiplied by this when learning (Q is reported in
+                                     # reward units); None: 1 / max |reward| stored at the first update
+                                     # that sees a non-zero reward, then fixed
     seed: int | np.random.Generator | None = 0  # seeds networks, replay sampling and exploration
     dtype: type = np.float32         # float32, or float64 for exact checks
 
@@ -69,7 +71,8 @@ class DQNConfig:
             check_float("epsilon(0)", self.epsilon(0), 0.0, 1.0)
         else:
             self.epsilon = check_float("epsilon", self.epsilon, 0.0, 1.0)
-        self.reward_scale = check_float("reward_scale", self.reward_scale, low=0.0, low_open=True)
+        if self.reward_scale is not None:
+            self.reward_scale = check_float("reward_scale", self.reward_scale, low=0.0, low_open=True)
         as_generator(self.seed, "seed")  # type check only
         if not isinstance(self.seed, np.random.Generator) and self.seed is not None:
             self.seed = int(self.seed)  # np.int64 would not survive a JSON checkpoint
@@ -78,17 +81,17 @@ class DQNConfig:
         self.dtype = np.dtype(self.dtype).type
 
 
-def epsilon_to_json(epsilon):
-    """A float, or a ``LinearSchedule`` as a dict; other callables cannot be saved."""
-    if isinstance(epsilon, LinearSchedule):
-        return {"start": epsilon.start, "end": epsilon.end, "duration": epsilon.duration}
-    if callable(epsilon):
-        raise TypeError(f"cannot save epsilon={epsilon!r}: only floats and LinearSchedule are stored; "
-                        "pass it again as DQNAgent.load(path, epsilon=...)")
-    return float(epsilon)
+def config_to_json(config: DQNConfig) -> dict:
+    """The fields as JSON data (a ``Generator`` seed is left out: its state is saved separately)."""
+    fields = dataclasses.asdict(config)
+    fields.update(epsilon=schedule_to_json(config.epsilon), dtype=np.dtype(config.dtype).name,
+                  hidden=list(config.hidden))
+    if isinstance(config.seed, np.random.Generator):
+        fields["seed"] = None
+    return fields
 
 
-def epsilon_from_json(value):
-    if isinstance(value, dict):
-        return LinearSchedule(value["start"], value["end"], value["duration"])
-    return float(value)
+def config_from_json(fields: dict, epsilon=None) -> dict:
+    """Keyword arguments for ``DQNConfig`` from :func:`config_to_json`'s output."""
+    return {**fields, "epsilon": schedule_from_json(fields["epsilon"], "epsilon", epsilon),
+            "hidden": tuple(fields["hidden"])}

@@ -50,7 +50,7 @@ def input_gradients(agent, obs, actions) -> tuple[np.ndarray, np.ndarray]:
     net.forward(np.repeat(x, actions.size, axis=0))
     grad_out = np.zeros((actions.size, agent.n_actions), net.dtype)
     grad_out[np.arange(actions.size), actions] = 1.0
-    grads = net.backward(grad_out) / agent.config.reward_scale
+    grads = net.backward(grad_out) / agent.reward_scale
     return x[0], grads
 
 

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._checkpoint import generator_from_json, generator_to_json
 from ._validate import as_generator, check_array, check_int
 
 
@@ -138,7 +139,7 @@ class ReplayBuffer:
                  "obs": self.obs[:n].copy(), "next_obs": self.next_obs[:n].copy(),
                  "actions": self.actions[:n].copy(), "rewards": self.rewards[:n].copy(),
                  "terminated": self.terminated[:n].copy(),
-                 "rng_state": np.array(json.dumps(self.rng.bit_generator.state))}
+                 "rng_state": np.array(json.dumps(generator_to_json(self.rng)))}
         if self.next_action_mask is not None:
             state["next_action_mask"] = self.next_action_mask[:n].copy()
         return state
@@ -150,9 +151,7 @@ class ReplayBuffer:
         """
         try:
             capacity, pos, n = (int(np.asarray(state[k]).item()) for k in ("capacity", "pos", "size"))
-            rng_state = json.loads(str(state["rng_state"]))
-            rng = np.random.default_rng()
-            rng.bit_generator.state = rng_state
+            rng = generator_from_json(json.loads(str(state["rng_state"])))
             mask = state.get("next_action_mask")
             if capacity != self.capacity or not (0 <= n <= capacity) or not (0 <= pos < capacity) \
                     or (n < capacity and pos != n):

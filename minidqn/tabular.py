@@ -19,7 +19,8 @@ import numbers
 import numpy as np
 
 from ._validate import as_generator, check_array, check_float, check_int
-from .schedules import LinearSchedule
+from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
+from .schedules import PowerStepSize, schedule_from_json, schedule_to_json
 
 __all__ = ["td_target", "q_update", "value_iteration", "policy_evaluation", "PowerStepSize",
            "TabularQAgent"]
@@ -186,45 +187,6 @@ def policy_evaluation(P, R, policy, gamma):
     return np.linalg.solve(np.eye(n_states) - gamma * P_pi, R_pi)
 
 
-class PowerStepSize:
-    """``alpha_n = max(n ** -power, minimum)`` for the ``n``-th visit of a pair ``(s, a)``.
-
-    ``power=1`` averages every target seen (steps 1, 1/2, 1/3, ...); any ``power`` in
-    ``(0.5, 1]`` with ``minimum=0`` meets the Robbins-Monro conditions (``sum alpha = inf``,
-    ``sum alpha^2 < inf``) under which tabular Q-learning converges to ``Q_star``.
-    """
-
-    def __init__(self, power: float = 1.0, minimum: float = 0.0):
-        self.power = check_float("power", power, 0.0, low_open=True)
-        self.minimum = check_float("minimum", minimum, 0.0, 1.0)
-
-    def __call__(self, n: int) -> float:
-        return max(float(n) ** -self.power, self.minimum)
-
-    def __repr__(self) -> str:
-        return f"PowerStepSize(power={self.power}, minimum={self.minimum})"
-
-
-def _encode_schedule(value):
-    if isinstance(value, LinearSchedule):
-        return {"linear": [value.start, value.end, value.duration]}
-    if isinstance(value, PowerStepSize):
-        return {"power": [value.power, value.minimum]}
-    if callable(value):
-        return "callable"  # not storable without pickle: load() asks for it again
-    return float(value)
-
-
-def _decode_schedule(stored, name, override):
-    if override is not None:
-        return override
-    if stored == "callable":
-        raise ValueError(f"the saved agent used a custom callable {name}; pass {name}= to load()")
-    if isinstance(stored, dict):
-        return PowerStepSize(*stored["power"]) if "power" in stored else LinearSchedule(*stored["linear"])
-    return stored  # a number, checked by the constructor
-
-
 class TabularQAgent:
     """ε-greedy Q-learning over integer states, a table ``Q`` of shape ``(n_states, n_actions)``.
 
@@ -242,10 +204,6 @@ class TabularQAgent:
     seed: ``None``, an int or a ``Generator``: drives exploration and argmax tie-breaking.
     q_init: the initial value of every entry.
     """
-
-    _FORMAT, _VERSION = "minidqn.TabularQAgent", 1
-    _BIT_GENERATORS = {g.__name__: g for g in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
-                                                np.random.SFC64, np.random.MT19937)}
 
     def __init__(self, n_states, n_actions, alpha=0.1, gamma=0.99, epsilon=0.1, seed=0,
                  q_init=0.0):
@@ -345,37 +303,30 @@ class TabularQAgent:
 
     def save(self, path) -> None:
         """Write Q, visit counts, step count, hyperparameters and the generator's state (``.npz``)."""
-        meta = {"format": self._FORMAT, "version": self._VERSION, "gamma": self.gamma,
-                "alpha": _encode_schedule(self.alpha),
-                "epsilon": _encode_schedule(self.epsilon_schedule),
-                "steps": self.steps, "rng": self.rng.bit_generator.state}
-        with open(path, "wb") as f:  # a file object: np.savez would append ".npz" to a bare name
-            meta = json.dumps(meta, default=lambda x: x.tolist())  # MT19937's state holds an array
-            np.savez(f, meta=np.array(meta), Q=self.Q, visits=self.visits)
+        meta = {"gamma": self.gamma, "alpha": schedule_to_json(self.alpha),
+                "epsilon": schedule_to_json(self.epsilon_schedule), "steps": self.steps,
+                "rng": generator_to_json(self.rng)}
+        save_arrays(path, "TabularQAgent", {"meta": np.array(json.dumps(meta)), "Q": self.Q,
+                                            "visits": self.visits})
 
     @classmethod
     def load(cls, path, alpha=None, epsilon=None) -> "TabularQAgent":
         """An agent restored by ``save``; ``alpha``/``epsilon`` override (or supply) the saved ones."""
+        data = load_arrays(path, "TabularQAgent", required=("meta", "Q", "visits"))
         try:
-            with np.load(path, allow_pickle=False) as data:
-                meta, Q, visits = json.loads(str(data["meta"])), np.array(data["Q"]), np.array(data["visits"])
-            if (meta.get("format"), meta.get("version")) != (cls._FORMAT, cls._VERSION):
-                raise ValueError(f"format {meta.get('format')!r} version {meta.get('version')!r}, "
-                                 f"expected {cls._FORMAT!r} version {cls._VERSION}")
+            meta, Q, visits = json.loads(str(data["meta"])), data["Q"], data["visits"]
             if Q.ndim != 2 or Q.dtype.kind != "f" or visits.shape != Q.shape or visits.dtype.kind not in "iu":
                 raise ValueError(f"Q {Q.dtype} {Q.shape} and visits {visits.dtype} {visits.shape} do not fit")
-            agent = cls(*Q.shape, alpha=_decode_schedule(meta["alpha"], "alpha", alpha), gamma=meta["gamma"],
-                        epsilon=_decode_schedule(meta["epsilon"], "epsilon", epsilon))
-            agent.Q[:], agent.visits[:] = check_array("Q", Q), visits
-            agent.steps = check_int("steps", meta["steps"], minimum=0)
-            bit_generator = cls._BIT_GENERATORS[meta["rng"]["bit_generator"]]()
-            bit_generator.state = meta["rng"]
-            agent.rng = np.random.Generator(bit_generator)
-        except FileNotFoundError:
-            raise
-        except Exception as e:  # not a zip, a missing key, pickled objects, bad values...
-            raise ValueError(f"{path!r} is not a usable TabularQAgent checkpoint: "
-                             f"{type(e).__name__}: {e}") from e
+            agent = cls(*Q.shape, alpha=schedule_from_json(meta["alpha"], "alpha", alpha), gamma=meta["gamma"],
+                        epsilon=schedule_from_json(meta["epsilon"], "epsilon", epsilon))
+            Q = check_array("Q", Q)
+            if np.any(visits < 0):
+                raise ValueError("visit counts must be >= 0")
+            steps = check_int("steps", meta["steps"], minimum=0)
+            rng = generator_from_json(meta["rng"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{str(path)!r} is not a usable TabularQAgent checkpoint: {e}") from e
+        agent.Q[:], agent.visits[:], agent.steps, agent.rng = Q, visits, steps, rng
         return agent
 
     def __repr__(self) -> str:

@@ -7,7 +7,7 @@ from minidqn.schedules import LinearSchedule
 
 
 def filled_agent(n=200, obs_dim=4, n_actions=3, masks=False, **kw):
-    kw = {"learning_starts": 10 ** 9, "batch_size": 16, "seed": 0, **kw}
+    kw = {"learning_starts": 10 ** 9, "batch_size": 16, "seed": 0, "reward_scale": 1.0, **kw}
     agent = DQNAgent(obs_dim, n_actions, **kw)
     rng = np.random.default_rng(1)
     obs = rng.normal(size=(n, obs_dim))
@@ -85,6 +85,21 @@ def test_reward_scale_is_the_same_as_scaling_rewards():
     a, b = run(4.0, 1.0), run(1.0, 4.0)
     np.testing.assert_allclose(a.online.params, b.online.params, rtol=1e-12)
     np.testing.assert_allclose(a.q_values(np.ones(2)) * 4.0, b.q_values(np.ones(2)), rtol=1e-12)
+
+
+def test_default_reward_scale_is_fixed_from_the_first_non_zero_rewards(tmp_path):
+    agent = DQNAgent(2, 2, learning_starts=4, batch_size=2, seed=0)
+    for _ in range(6):
+        agent.observe(np.ones(2), 0, 0.0, np.ones(2), False)
+    assert agent.updates == 3 and agent.reward_scale == 1.0 and agent._reward_scale is None
+    agent.observe(np.ones(2), 1, -250.0, np.ones(2), True)
+    agent.observe(np.ones(2), 1, 40.0, np.ones(2), True)
+    assert agent.reward_scale == 1 / 250
+    agent.observe(np.ones(2), 1, 1000.0, np.ones(2), True)
+    assert agent.reward_scale == 1 / 250  # fixed once set: Q's units must not move under it
+    agent.save(tmp_path / "a.npz")
+    assert DQNAgent.load(tmp_path / "a.npz").reward_scale == 1 / 250
+    np.testing.assert_allclose(DQNAgent.load(tmp_path / "a.npz").q_values(np.ones(2)), agent.q_values(np.ones(2)))
 
 
 def test_learning_starts_counts_transitions_even_beyond_the_buffer_capacity():

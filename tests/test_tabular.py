@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from minidqn.envs.tabular_shop import TabularShop
 from minidqn.schedules import LinearSchedule
+from minidqn._checkpoint import load_arrays, save_arrays
 from minidqn.tabular import (PowerStepSize, TabularQAgent, policy_evaluation, q_update, td_target,
                              value_iteration)
 from minidqn.train import train
@@ -335,13 +336,16 @@ def test_load_refuses_corrupt_foreign_pickled_and_other_version_files(tmp_path):
              visits=np.zeros((1, 1), dtype=np.int64))
     agent = trained_agent()
     agent.save(tmp_path / "good.npz")
+    good = load_arrays(tmp_path / "good.npz", "TabularQAgent")
+    meta, Q, visits = good["meta"], good["Q"], good["visits"]
     with np.load(tmp_path / "good.npz") as data:
-        meta, Q, visits = json.loads(str(data["meta"])), data["Q"], data["visits"]
-    np.savez(tmp_path / "v2.npz", meta=np.array(json.dumps({**meta, "version": 2})), Q=Q, visits=visits)
-    np.savez(tmp_path / "nan.npz", meta=np.array(json.dumps(meta)), Q=Q * np.nan, visits=visits)
-    np.savez(tmp_path / "shape.npz", meta=np.array(json.dumps(meta)), Q=Q, visits=visits[:1])
-    for name, text in (("junk", "usable TabularQAgent"), ("foreign", "KeyError"), ("pickled", "pickle"),
-                       ("v2", "version 2"), ("nan", "Q must be finite"), ("shape", "do not fit")):
+        np.savez(tmp_path / "v2.npz", **{**data, "__version__": np.array(2)})
+    save_arrays(tmp_path / "nan.npz", "TabularQAgent", dict(meta=meta, Q=Q * np.nan, visits=visits))
+    save_arrays(tmp_path / "shape.npz", "TabularQAgent", dict(meta=meta, Q=Q, visits=visits[:1]))
+    save_arrays(tmp_path / "dqn.npz", "DQNAgent", dict(meta=meta))
+    for name, text in (("junk", "not an .npz archive"), ("foreign", "not a minidqn checkpoint"),
+                       ("pickled", "pickle"), ("v2", "version 2"), ("nan", "Q must be finite"),
+                       ("shape", "do not fit"), ("dqn", "'DQNAgent' checkpoint, expected 'TabularQAgent'")):
         with pytest.raises(ValueError, match=text):
             TabularQAgent.load(tmp_path / f"{name}.npz")
 
