@@ -12,14 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import as_generator, check_float, check_int
+from ._policy import greedy_action, greedy_actions, random_action
 from .tabular import _check_mask, value_iteration
-
-
-def _argmax_random_ties(values, mask, rng) -> int:
-    if mask is not None:
-        values = np.where(mask, values, -np.inf)
-    best = np.flatnonzero(values == values.max())
-    return int(best[0]) if best.size == 1 else int(best[rng.integers(best.size)])
 
 
 def _n_actions(env) -> int:
@@ -42,11 +36,7 @@ class RandomAgent:
         return cls(_n_actions(env), seed=seed)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
-        mask = _check_mask("action_mask", action_mask, self.n_actions)
-        if mask is None:
-            return int(self.rng.integers(self.n_actions))
-        allowed = np.flatnonzero(mask)
-        return int(allowed[self.rng.integers(allowed.size)])
+        return random_action(self.n_actions, _check_mask("action_mask", action_mask, self.n_actions), self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
         return None
@@ -71,7 +61,7 @@ class PopularityAgent:
 
     def act(self, obs, explore=True, action_mask=None) -> int:
         mask = _check_mask("action_mask", action_mask, self.n_actions)
-        return _argmax_random_ties(self.counts, mask, self.rng)
+        return greedy_action(self.counts, mask, self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
         action = check_int("action", action, 0, self.n_actions - 1)
@@ -83,9 +73,14 @@ class PopularityAgent:
 class GreedyAgent:
     """Myopic oracle: ``argmax_a E[r | s, a]`` read from ``env.expected_reward()``.
 
+    On a vector env (``expected_reward()`` of shape ``(num_envs, n_actions)``) it acts for every
+    copy at once.
+
     The trap: it reads the env's *current* state, not ``obs``, so it must act on the very env
     object it was built with (pass that env to ``evaluate``/``train``). Ties go at random.
     """
+
+    accepts_batches = True  # on a vector env it reads the whole batch from the env itself
 
     def __init__(self, env, seed=0):
         if not callable(getattr(env, "expected_reward", None)):
@@ -95,8 +90,12 @@ class GreedyAgent:
         self.rng = as_generator(seed)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
-        mask = _check_mask("action_mask", action_mask, self.n_actions)
-        return _argmax_random_ties(np.asarray(self.env.expected_reward(), dtype=float), mask, self.rng)
+        values = np.asarray(self.env.expected_reward(), dtype=float)
+        if values.ndim == 2:  # a vector env: one row per copy, one action each
+            if action_mask is not None and np.shape(action_mask) != values.shape:
+                raise ValueError(f"action_mask must have shape {values.shape}, got {np.shape(action_mask)}")
+            return greedy_actions(values, action_mask, self.rng)
+        return greedy_action(values, _check_mask("action_mask", action_mask, self.n_actions), self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
         return None
@@ -123,7 +122,7 @@ class OracleAgent:
             obs = obs.item()
         s = check_int("obs", obs, 0, self.n_states - 1)
         mask = _check_mask("action_mask", action_mask, self.n_actions)
-        return _argmax_random_ties(self.Q_star[s], mask, self.rng)
+        return greedy_action(self.Q_star[s], mask, self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
         return None

@@ -13,15 +13,14 @@ and in the target's argmax. Everything else (the interaction loop, metrics) live
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-from typing import Callable
 
 import numpy as np
 
 from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
 from ._validate import as_generator, check_array, check_float, check_int
 from .dqn_config import DQNConfig, config_from_json, config_to_json
+from ._policy import greedy_actions
 from .losses import UNCHECKED as LOSS_FUNCTIONS
 from .mlp import MLP
 from .optim import Adam, clip_grad_norm
@@ -35,6 +34,8 @@ class DQNAgent:
     ``one_hot`` (set by :meth:`for_env` for a ``Discrete`` observation space) makes the agent accept
     integer states and encode them as one-hot vectors of length ``obs_dim``.
     """
+
+    accepts_batches = True  # act/observe take (n, ...) arrays too: train() uses it with vector envs
 
     def __init__(self, obs_dim: int, n_actions: int, one_hot: bool = False, **hyperparameters):
         self.obs_dim = check_int("obs_dim", obs_dim, minimum=1)
@@ -136,12 +137,11 @@ class DQNAgent:
         x, batched = self._encode(obs)
         mask = self._check_mask(action_mask, x.shape[0], batched)
         q = self.online.predict(x)
-        actions = _argmax_random_ties(q, mask, self.rng)
+        actions = greedy_actions(q, mask, self.rng)
         if explore:
             explore_rows = self.rng.random(x.shape[0]) < self.epsilon
-            if explore_rows.any():
-                allowed = np.ones_like(q, bool) if mask is None else mask
-                random_actions = _argmax_random_ties(np.zeros_like(q), allowed, self.rng)
+            if explore_rows.any():  # uniform over allowed actions: greedy on equal values
+                random_actions = greedy_actions(np.zeros_like(q), mask, self.rng)
                 actions = np.where(explore_rows, random_actions, actions)
         return actions if batched else int(actions[0])
 
@@ -339,15 +339,3 @@ class DQNAgent:
     def __repr__(self) -> str:
         return (f"DQNAgent(obs_dim={self.obs_dim}, n_actions={self.n_actions}, steps={self.steps}, "
                 f"updates={self.updates}, hidden={self.config.hidden})")
-
-
-def _argmax_random_ties(q: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
-    """Row-wise argmax of ``q`` over allowed entries, ties broken uniformly at random.
-
-    A plain ``np.argmax`` always takes the first of equal values: with an untrained (or tabular,
-    all-zero) Q that would always recommend product 0.
-    """
-    if mask is not None:
-        q = np.where(mask, q, -np.inf)
-    best = q == q.max(axis=1, keepdims=True)
-    return np.argmax(best * rng.random(q.shape), axis=1)

@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from ._validate import as_generator, check_array, check_float, check_int
+from ._policy import greedy_action, random_action
 from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
 from .schedules import PowerStepSize, schedule_from_json, schedule_to_json
 
@@ -244,26 +245,13 @@ class TabularQAgent:
             obs = obs.item()
         return check_int(name, obs, 0, self.n_states - 1)
 
-    def _argmax(self, q, mask) -> int:
-        if mask is not None:
-            q = np.where(mask, q, -np.inf)
-        q = q.tolist()  # plain floats: on a short row, faster than three NumPy calls
-        best = max(q)
-        if q.count(best) == 1:
-            return q.index(best)
-        ties = [a for a, v in enumerate(q) if v == best]
-        return ties[self.rng.integers(len(ties))]  # at random: a fixed rule would never try the others
-
     def act(self, obs, explore=True, action_mask=None) -> int:
         """An action for state ``obs``: random with probability ε when ``explore``, else greedy."""
         s = self._state("obs", obs)
         mask = _check_mask("action_mask", action_mask, self.n_actions)
         if explore and self.rng.random() < self.epsilon:
-            if mask is None:
-                return int(self.rng.integers(self.n_actions))
-            allowed = np.flatnonzero(mask)
-            return int(allowed[self.rng.integers(allowed.size)])
-        return self._argmax(self.Q[s], mask)
+            return random_action(self.n_actions, mask, self.rng)
+        return greedy_action(self.Q[s], mask, self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None) -> float:
         """Learn from one transition; returns ``|td_error|`` (before the update)."""

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import csv
 import math
-import numbers
-import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._validate import check_int
+from .progress import RECENT, Progress, epsilon_of
 
 __all__ = ["History", "train", "evaluate"]
 
-_RECENT = 50  # episodes in the "recent mean return" of the progress line
 
 
 @dataclass
@@ -47,7 +45,7 @@ class History:
     def steps_per_second(self) -> float:
         return self.total_steps / self.wall_time if self.wall_time > 0 else float("nan")
 
-    def recent_return(self, n: int = _RECENT) -> float | None:
+    def recent_return(self, n: int = RECENT) -> float | None:
         """Mean return of the last ``n`` finished episodes (``None`` before the first)."""
         return float(np.mean(self.episode_returns[-n:])) if self.episode_returns else None
 
@@ -121,20 +119,6 @@ def _mask(info):
     return info.get("action_mask") if isinstance(info, dict) else None
 
 
-def _epsilon_of(agent, step):
-    """The agent's current ε for display, whether an attribute, a method or a schedule; or None."""
-    eps = getattr(agent, "epsilon", None)
-    if callable(eps):
-        try:
-            eps = eps()
-        except TypeError:  # a schedule of the step count, stored as given
-            try:
-                eps = eps(step)
-            except (TypeError, ValueError):
-                return None
-    return float(eps) if isinstance(eps, numbers.Real) else None
-
-
 def train(agent, env, total_steps, seed=0, eval_env=None, eval_every=None, progress=True,
           eval_episodes=20):
     """Run ``agent`` on ``env`` for ``total_steps`` steps, letting it learn; returns a ``History``.
@@ -163,10 +147,39 @@ def train(agent, env, total_steps, seed=0, eval_env=None, eval_every=None, progr
         if eval_env is None:
             raise ValueError(f"eval_every={eval_every} needs an eval_env")
     eval_episodes = check_int("eval_episodes", eval_episodes, minimum=1)
-    report = _Progress(progress, total_steps)
+    report = Progress(progress, total_steps)
     h = History()
     start = time.perf_counter()
+    run = _run_vector if hasattr(env, "num_envs") else _run_single
+    run(agent, env, total_steps, seed, h, report,
+        lambda t: _evaluate_during(agent, eval_env, eval_every, eval_episodes, seed, total_steps, t, h, report))
+    h.wall_time = time.perf_counter() - start
+    report.close()
+    return h
 
+
+def _record_episode(h, agent, t, ep_return, ep_length, truncated) -> None:
+    h.episode_ends.append(t)
+    h.episode_returns.append(float(ep_return))
+    h.episode_lengths.append(int(ep_length))
+    h.episode_truncated.append(bool(truncated))
+    h.episode_epsilons.append(epsilon_of(agent, t))
+
+
+def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t, h, report) -> None:
+    """Evaluate at every multiple of ``eval_every`` passed since the last call, and at the end."""
+    if eval_env is None:
+        return
+    last = h.evals[-1][0] if h.evals else 0
+    due = t >= total_steps or (eval_every and t // eval_every > last // eval_every)
+    if due:
+        metrics = evaluate(agent, eval_env, episodes, seed=0 if seed is None else seed)
+        h.evals.append((t, metrics))
+        report.message(f"eval at step {t:,}: mean return {metrics['mean_return']:.3f} "
+                       f"± {metrics['mean_return_se']:.3f} over {episodes} episodes")
+
+
+def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     obs, info = _reset(env, seed)
     mask = _mask(info)
     ep_return, ep_length = 0.0, 0
@@ -183,81 +196,66 @@ def train(agent, env, total_steps, seed=0, eval_env=None, eval_every=None, progr
         ep_length += 1
         obs, mask = next_obs, next_mask  # easy to miss: the next action is chosen from next_obs
         if terminated or truncated:
-            h.episode_ends.append(t)
-            h.episode_returns.append(ep_return)
-            h.episode_lengths.append(ep_length)
-            h.episode_truncated.append(bool(truncated and not terminated))
-            h.episode_epsilons.append(_epsilon_of(agent, t))
+            _record_episode(h, agent, t, ep_return, ep_length, truncated and not terminated)
             obs, info = _reset(env, None)
             mask = _mask(info)
             ep_return, ep_length = 0.0, 0
-        if eval_env is not None and (t == total_steps or (eval_every and t % eval_every == 0)):
-            metrics = evaluate(agent, eval_env, eval_episodes, seed=0 if seed is None else seed)
-            h.evals.append((t, metrics))
-            report.message(f"eval at step {t:,}: mean return {metrics['mean_return']:.3f} "
-                           f"± {metrics['mean_return_se']:.3f} over {eval_episodes} episodes")
+        evaluate_at(t)
         if t >= report.next_step:
             report.update(t, h, agent)
-    h.total_steps, h.wall_time = total_steps, time.perf_counter() - start
-    report.close()
-    return h
+    h.total_steps = total_steps
 
 
-class _Progress:
-    """One line rewritten in place on a TTY (at most ~10 times a second); otherwise a plain line
-    every tenth of the run; nothing when off."""
+def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
+    """The loop for a vector env with same-step autoreset (``VectorShopEnv``, Gymnasium's
+    ``SAME_STEP`` mode): each step moves ``num_envs`` copies, finished ones already restarted.
 
-    def __init__(self, progress, total):
-        if progress is True:
-            stream = sys.stderr
-        elif progress is False or progress is None:
-            stream = None
-        elif callable(getattr(progress, "write", None)):
-            stream = progress
+    The stored transition of a finished copy ends in ``info["final_obs"]``, not in the returned
+    observation, which is already the next episode's first. Steps count transitions, so the run
+    stops at the first multiple of ``num_envs`` at or above ``total_steps``.
+    """
+    n = int(env.num_envs)
+    batched = getattr(agent, "accepts_batches", False)
+    obs, info = _reset(env, seed)
+    mask = _mask(info)
+    ep_return, ep_length = np.zeros(n), np.zeros(n, np.int64)
+    t = 0
+    while t < total_steps:
+        if batched:
+            actions = agent.act(obs, explore=True, **({} if mask is None else {"action_mask": mask}))
         else:
-            raise TypeError(f"progress must be a bool or a text stream, got {progress!r}")
-        self.stream, self.total = stream, total
-        self.tty = stream is not None and callable(getattr(stream, "isatty", None)) and stream.isatty()
-        self.every = 100 if self.tty else -(-total // 10)
-        self.next_step = total + 1 if stream is None else min(self.every, total)
-        self.start = self.last_write = time.perf_counter()
-        self.width = 0
-
-    def _write(self, text, newline):
-        if self.tty:
-            self.stream.write("\r" + text.ljust(self.width) + ("\n" if newline else ""))
-            self.width = 0 if newline else len(text)
+            actions = np.array([agent.act(obs[i], explore=True,
+                                          **({} if mask is None else {"action_mask": mask[i]}))
+                                for i in range(n)])
+        next_obs, rewards, terminated, truncated, info = _step(env, actions)
+        next_mask, done = _mask(info), np.asarray(terminated) | np.asarray(truncated)
+        stored_obs, stored_mask = next_obs, next_mask
+        if done.any():  # the transition ends where the finished episode ended
+            stored_obs = np.where(done.reshape(-1, *[1] * (np.ndim(next_obs) - 1)), info["final_obs"], next_obs)
+            if next_mask is not None:
+                final_mask = info.get("final_action_mask", True)
+                stored_mask = np.where(done[:, None], final_mask, next_mask)
+        if batched:
+            loss = agent.observe(obs, actions, rewards, stored_obs, terminated,
+                                 **({} if stored_mask is None else {"next_action_mask": stored_mask}))
         else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def update(self, t, history, agent):
-        self.next_step = min(t + self.every, self.total)
-        now = time.perf_counter()
-        if self.tty and t < self.total and now - self.last_write < 0.1:
-            return
-        self.last_write = now
-        parts = [f"step {t:,}/{self.total:,}", f"{t / max(now - self.start, 1e-9):,.0f} steps/s"]
-        eps = _epsilon_of(agent, t)
-        if eps is not None:
-            parts.append(f"eps {eps:.3f}")
-        if history.episode_returns:
-            n = min(len(history.episode_returns), _RECENT)
-            parts.append(f"return {history.recent_return():.3f} (last {n} episodes)")
-        if history.losses:
-            parts.append(f"loss {np.mean(history.losses[-100:]):.4g}")
-        self._write(" | ".join(parts), newline=False)
-        if t >= self.total:
-            self.next_step = self.total + 1
-
-    def message(self, text):
-        if self.stream is not None:
-            self._write(text, newline=True)
-
-    def close(self):
-        if self.stream is not None and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+            for i in range(n):
+                loss = agent.observe(obs[i], actions[i], rewards[i], stored_obs[i], bool(terminated[i]),
+                                     **({} if stored_mask is None else {"next_action_mask": stored_mask[i]}))
+        t += n
+        if loss is not None:
+            h.loss_steps.append(t)
+            h.losses.append(float(loss))
+        ep_return += rewards
+        ep_length += 1
+        for i in np.flatnonzero(done):
+            _record_episode(h, agent, t, ep_return[i], ep_length[i], truncated[i] and not terminated[i])
+        ep_return[done], ep_length[done] = 0.0, 0
+        obs, mask = next_obs, next_mask
+        evaluate_at(t)
+        if t >= report.next_step:
+            report.update(min(t, total_steps), h, agent)
+    h.total_steps = t
 
 
 def _se(x) -> float:

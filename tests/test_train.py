@@ -9,7 +9,8 @@ from minidqn.baselines import RandomAgent
 from minidqn.envs.tabular_shop import TabularShop
 from minidqn.schedules import LinearSchedule
 from minidqn.tabular import TabularQAgent
-from minidqn.train import History, _epsilon_of, evaluate, train
+from minidqn.progress import epsilon_of
+from minidqn.train import History, evaluate, train
 
 
 class ScriptedEnv:
@@ -281,9 +282,9 @@ def test_epsilon_is_found_as_attribute_method_or_schedule():
 
     class Nothing:
         pass
-    assert _epsilon_of(Method(), 0) == 0.3
-    assert _epsilon_of(Schedule(), 5) == 0.5
-    assert _epsilon_of(Nothing(), 5) is None
+    assert epsilon_of(Method(), 0) == 0.3
+    assert epsilon_of(Schedule(), 5) == 0.5
+    assert epsilon_of(Nothing(), 5) is None
 
 
 # --- history ----------------------------------------------------------------------------------
