@@ -355,3 +355,17 @@ def test_agrees_with_the_librarys_value_iteration_and_policy_evaluation(env):
     myopic = env.myopic_policy()
     np.testing.assert_allclose(tabular.policy_evaluation(P, R, myopic, gamma=1.0),
                                env.policy_values(myopic), rtol=1e-9, atol=1e-9)
+
+
+def test_features_of_matches_the_features_observation():
+    env = PricingEnv(obs_mode="features", seed=3)
+    index_env = PricingEnv(obs_mode="index", seed=3)
+    obs, _ = env.reset(seed=3)
+    s, _ = index_env.reset(seed=3)
+    for action in [4, 2, 2, 0]:
+        np.testing.assert_array_equal(env.features_of(s), obs)
+        obs, _, done, _, _ = env.step(action)
+        s, *_ = index_env.step(action)
+        if done:
+            break
+    assert index_env.features_of(index_env.ended_index)[2] == 0.0  # no arrivals once ended

@@ -151,6 +151,12 @@ class PricingEnv:
             return self.periods, 0
         return index // self.max_stock, index % self.max_stock + 1
 
+    def features_of(self, index: int) -> np.ndarray:
+        """The ``"features"`` observation of state ``index``, float32 ``(4,)``, whatever ``obs_mode``
+        is (to score a feature-based agent's policy exactly, state by state)."""
+        t, n = self.state_of(index)
+        return self._features(t, n)
+
     def initial_distribution(self) -> np.ndarray:
         """``(n_states,)``: all mass on period 0 with full stock."""
         d = np.zeros(self.n_states)
@@ -257,6 +263,9 @@ class PricingEnv:
     def _obs(self, t: int, n: int):
         if self.config.obs_mode == "index":
             return self.ended_index if (t >= self.periods or n == 0) else t * self.max_stock + n - 1
+        return self._features(t, n)
+
+    def _features(self, t: int, n: int) -> np.ndarray:
         in_season = t < self.periods
         return np.array([(self.periods - t) / self.periods, n / self.max_stock,
                          self.arrival_rates[t] / self.config.arrival_rate if in_season else 0.0,
