@@ -38,7 +38,12 @@ def save_arrays(path, kind: str, arrays: dict) -> None:
         raise
 
 
-def load_arrays(path, kind: str, required: tuple = ()) -> dict:
+def checkpoint_kind(path) -> str:
+    """What wrote the file at ``path`` (e.g. ``"DQNAgent"``); ``ValueError`` if it is no checkpoint."""
+    return str(load_arrays(path, None)["__kind__"])
+
+
+def load_arrays(path, kind: str | None, required: tuple = ()) -> dict:
     """Read a file written by :func:`save_arrays` for ``kind``; returns name -> array.
 
     Raises ``ValueError`` when the file is not an ``.npz``, is truncated, holds pickled objects,
@@ -64,6 +69,8 @@ def load_arrays(path, kind: str, required: tuple = ()) -> dict:
         raise ValueError(f"{path!r} is not a readable minidqn checkpoint: {e}") from e
     if "__kind__" not in data:
         raise ValueError(f"{path!r} is not a minidqn checkpoint (no __kind__ entry)")
+    if kind is None:  # only asking what it is
+        return data
     found = str(data.pop("__kind__"))
     if found != kind:
         raise ValueError(f"{path!r} holds a {found!r} checkpoint, expected {kind!r}")

@@ -27,7 +27,7 @@ class ActionExplanation:
     q: float                       # Q(s, a), in reward units
     advantage: float               # Q(s, a) - mean of Q(s, .) over allowed actions
     gap: float                     # Q(s, a) - Q(s, next-ranked allowed action); 0 if none ranks below
-    features: list = field(default_factory=list)  # (name, value, attribution), largest first
+    features: list = field(default_factory=list)  # (name, value, attribution > 0), largest first
 
     def __str__(self) -> str:
         head = f"#{self.rank} action {self.action}: Q={self.q:.3f}  advantage={self.advantage:+.3f}"
@@ -87,6 +87,8 @@ def explain(agent, obs, k: int = 3, action_mask=None, feature_names=None, top_fe
         for g, out in zip(grads, features):
             attribution = g * x
             for j in np.argsort(-attribution, kind="stable")[:top_features]:
+                if attribution[j] <= 0:  # only features that raise Q(s, a)
+                    break
                 out.append((str(feature_names[j]), float(x[j]), float(attribution[j])))
     return [ActionExplanation(rank=i + 1, action=int(a), q=float(q[a]), advantage=float(q[a] - mean_q),
                               gap=gaps[i], features=features[i]) for i, a in enumerate(ranked)]

@@ -217,6 +217,7 @@ class TabularQAgent:
         self.Q = np.full((self.n_states, self.n_actions), check_float("q_init", q_init))
         self.visits = np.zeros((self.n_states, self.n_actions), dtype=np.int64)
         self.steps = 0
+        self.metadata: dict = {}  # free-form, saved with the agent (e.g. the env it was trained on)
 
     @classmethod
     def for_env(cls, env, **kw):
@@ -289,9 +290,10 @@ class TabularQAgent:
         """``argmax_a Q[s, a]`` for every state, shape ``(n_states,)``; ties go to the lowest index."""
         return self.Q.argmax(axis=1)
 
-    def save(self, path) -> None:
-        """Write Q, visit counts, step count, hyperparameters and the generator's state (``.npz``)."""
-        meta = {"gamma": self.gamma, "alpha": schedule_to_json(self.alpha),
+    def save(self, path, metadata: dict | None = None) -> None:
+        """Write Q, visit counts, step count, hyperparameters and the generator's state (``.npz``);
+        ``metadata`` (JSON-able) comes back as ``agent.metadata`` from :meth:`load`."""
+        meta = {"metadata": metadata or {}, "gamma": self.gamma, "alpha": schedule_to_json(self.alpha),
                 "epsilon": schedule_to_json(self.epsilon_schedule), "steps": self.steps,
                 "rng": generator_to_json(self.rng)}
         save_arrays(path, "TabularQAgent", {"meta": np.array(json.dumps(meta)), "Q": self.Q,
@@ -315,6 +317,7 @@ class TabularQAgent:
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{str(path)!r} is not a usable TabularQAgent checkpoint: {e}") from e
         agent.Q[:], agent.visits[:], agent.steps, agent.rng = Q, visits, steps, rng
+        agent.metadata = meta.get("metadata", {})
         return agent
 
     def __repr__(self) -> str:
