@@ -4,6 +4,11 @@ from __future__ import annotations
 import statistics
 import time
 
+from minidqn._blas import limit_blas_threads
+
+# Every benchmark measures the configuration the command line and the tests use: one BLAS thread.
+BLAS_ONE_THREAD = limit_blas_threads(1)
+
 
 def median_seconds(fn, repeat: int = 15, number: int | None = None, budget: float = 0.2) -> float:
     """Median over ``repeat`` runs of the time of one call of ``fn``.

@@ -4,6 +4,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import settings
 
+from minidqn._blas import limit_blas_threads
+
+limit_blas_threads(1)  # as the command line does: DQN-sized products gain nothing from threads
+
 settings.register_profile("default", deadline=None)
 settings.load_profile("default")
 
