@@ -57,6 +57,8 @@ class Progress:
         self.stream.flush()
 
     def update(self, t, history, agent):
+        if self.stream is None:
+            return
         self.next_step = min(t + self.every, self.total)
         now = time.perf_counter()
         if self.tty and t < self.total and now - self.last_write < 0.1:

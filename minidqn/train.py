@@ -129,7 +129,10 @@ def train(agent, env, total_steps, seed=0, eval_env=None, eval_every=None, progr
     The first reset uses ``seed``, later ones continue the env's own generator. An episode still
     running at the end is not recorded.
 
-    ``eval_env`` (a separate env object) is used by ``evaluate`` every ``eval_every`` steps and
+    ``env`` may also be a vector env with same-step autoreset (``num_envs`` copies; see
+    ``_run_vector``): agents with ``accepts_batches`` act on the whole batch at once.
+
+    ``eval_env`` (a separate, single env object) is used by ``evaluate`` every ``eval_every`` steps and
     at the end (only at the end when ``eval_every`` is None), with ``eval_episodes`` episodes and
     the same episode seeds each time. ``progress``: ``True`` (stderr), ``False``, or a text stream.
     """
@@ -285,6 +288,9 @@ def evaluate(agent, env, episodes=20, seed=0) -> dict:
     """
     _check_agent(agent)
     _check_env("env", env)
+    if hasattr(env, "num_envs"):
+        raise TypeError("evaluate takes a single env (episodes one after another, each seeded); "
+                        f"got a vector env of {env.num_envs}")
     episodes = check_int("episodes", episodes, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     seeds = np.random.SeedSequence(seed).generate_state(episodes)

@@ -304,3 +304,65 @@ def test_history_rows_and_csv(tmp_path):
         table = list(csv.DictReader(f))
     assert len(table) == 6 and table[0]["step"] == "3" and table[1]["return"] == ""
     assert h.recent_return(2) == 5.0 and History().recent_return() is None
+
+
+def test_a_vector_env_is_refused_by_evaluate():
+    class Vector:
+        num_envs = 4
+
+        def reset(self, seed=None):
+            raise AssertionError("not reached")
+
+        def step(self, action):
+            raise AssertionError("not reached")
+    with pytest.raises(TypeError, match="single env"):
+        evaluate(RandomAgent(2), Vector(), 3)
+
+
+class CountingVectorEnv:
+    """Three copies counting up; copy i terminates at count 2 + i; same-step autoreset."""
+    num_envs = 3
+
+    def reset(self, seed=None):
+        self.count = np.zeros(3)
+        return self.count[:, None].copy(), {}
+
+    def step(self, actions):
+        assert actions.shape == (3,)
+        self.count += 1
+        terminated = self.count >= np.array([2, 3, 4])
+        final = self.count[:, None].copy()
+        self.count[terminated] = 0
+        info = {"final_obs": final, "_final_obs": terminated.copy()}
+        return self.count[:, None].copy(), np.ones(3), terminated, np.zeros(3, bool), info
+
+
+class BatchRecorder:
+    accepts_batches = True
+
+    def __init__(self):
+        self.seen = []
+
+    def act(self, obs, explore=True):
+        return np.zeros(len(obs), np.int64)
+
+    def observe(self, obs, action, reward, next_obs, terminated):
+        self.seen.append((obs[:, 0].copy(), next_obs[:, 0].copy(), terminated.copy()))
+
+
+def test_vector_loop_stores_final_observations_and_records_every_episode():
+    agent = BatchRecorder()
+    h = train(agent, CountingVectorEnv(), total_steps=12 * 3, progress=False)
+    assert h.total_steps == 36 and len(agent.seen) == 12
+    for obs, next_obs, terminated in agent.seen:
+        # the stored next observation continues the count, even where the copy restarted
+        np.testing.assert_array_equal(next_obs, obs + 1)
+        np.testing.assert_array_equal(terminated, next_obs >= np.array([2, 3, 4]))
+    assert sorted(set(h.episode_lengths)) == [2, 3, 4]
+    assert h.episode_lengths.count(2) == 6 and h.episode_lengths.count(3) == 4 and h.episode_lengths.count(4) == 3
+    assert h.episode_returns == [float(n) for n in h.episode_lengths]
+
+
+def test_vector_loop_falls_back_to_one_call_per_copy_for_plain_agents():
+    h = train(RandomAgent(2, seed=0), CountingVectorEnv(), total_steps=10, progress=False)
+    assert h.total_steps == 12  # the first multiple of num_envs at or above total_steps
