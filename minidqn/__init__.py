@@ -1,5 +1,35 @@
-"""minidqn: deep Q-learning for e-commerce recommendation, on NumPy alone."""
+"""minidqn: deep Q-learning for e-commerce recommendation, on NumPy alone.
+
+The public names, in reading order: the network and its training pieces (``MLP``, ``Adam``,
+``SGD``, ``clip_grad_norm``, ``mse``, ``huber``), tabular Q-learning (``td_target``, ``q_update``,
+``value_iteration``, ``policy_evaluation``, ``TabularQAgent``), deep Q-learning (``ReplayBuffer``,
+``DQNAgent``), the baselines, the loop (``train``, ``evaluate``) and the shops.
+"""
 __version__ = "0.1.0"
 
-from .schedules import LinearSchedule
+from ._blas import limit_blas_threads
+from .baselines import GreedyAgent, OracleAgent, PopularityAgent, RandomAgent
+from .dqn import DQNAgent
+from .dqn_config import DQNConfig
+from .envs.pricing import PricingConfig, PricingEnv
+from .envs.shop import ShopConfig, ShopEnv
+from .envs.tabular_shop import TabularShop
+from .envs.vector_shop import VectorShopEnv
+from .explain import explain
+from .losses import huber, mse
+from .mlp import MLP
+from .optim import SGD, Adam, clip_grad_norm
+from .replay import Batch, ReplayBuffer
+from .schedules import LinearSchedule, PowerStepSize
 from .spaces import Box, Discrete
+from .tabular import TabularQAgent, policy_evaluation, q_update, td_target, value_iteration
+from .train import History, evaluate, train
+
+__all__ = [
+    "MLP", "Adam", "SGD", "clip_grad_norm", "mse", "huber",
+    "td_target", "q_update", "value_iteration", "policy_evaluation", "TabularQAgent",
+    "ReplayBuffer", "Batch", "DQNAgent", "DQNConfig", "LinearSchedule", "PowerStepSize",
+    "RandomAgent", "PopularityAgent", "GreedyAgent", "OracleAgent",
+    "train", "evaluate", "History", "explain", "limit_blas_threads",
+    "Discrete", "Box", "TabularShop", "ShopEnv", "ShopConfig", "VectorShopEnv", "PricingEnv", "PricingConfig",
+]

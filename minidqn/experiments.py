@@ -1,0 +1,196 @@
+"""Named recipes: each env and agent by name, the settings and budgets that work, and comparisons.
+
+The command line, the benchmarks and the end-to-end learning tests all run these recipes, so a
+figure in the README comes from the same code as the test that pins it. Exact evaluation of a
+learned policy (``exact_share``) is here too: on the finite shops an agent's greedy policy is
+scored by solving the Bellman equation, not by sampling. No algorithm lives here.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .baselines import GreedyAgent, OracleAgent, PopularityAgent, RandomAgent
+from .dqn import DQNAgent
+from .envs.pricing import PricingEnv
+from .envs.shop import ShopEnv
+from .envs.tabular_shop import TabularShop
+from .envs.vector_shop import VectorShopEnv
+from .schedules import LinearSchedule, PowerStepSize
+from .tabular import TabularQAgent, policy_evaluation, value_iteration
+
+ENVS = ("tabular-shop", "shop", "pricing")
+LEARNERS = ("q", "dqn")
+BASELINES = ("random", "popularity", "greedy", "oracle")
+
+
+@dataclass
+class Recipe:
+    """How one learner is trained on one env by default."""
+    steps: int                                   # env steps (transitions) of training
+    hyperparameters: dict = field(default_factory=dict)  # keyword arguments of the agent
+    num_envs: int = 1                            # shoppers collected in parallel (vector env)
+
+
+RECIPES = {
+    # Decaying step sizes average out the watch's rare 300 sale; wide exploration finds it.
+    ("tabular-shop", "q"): Recipe(150_000, dict(alpha=PowerStepSize(1.0), gamma=0.95, epsilon=0.5)),
+    ("tabular-shop", "dqn"): Recipe(30_000),     # DQNAgent's defaults, one-hot states
+    ("pricing", "q"): Recipe(150_000, dict(alpha=PowerStepSize(0.6), gamma=1.0,
+                                           epsilon=LinearSchedule(1.0, 0.05, 100_000))),
+    ("pricing", "dqn"): Recipe(20_000, dict(gamma=1.0)),  # the season's revenue, undiscounted
+    # 100 products whose values differ little: at gamma 0.99 the max over noisy estimates feeds
+    # on itself (Q climbs toward r_max / (1 - gamma)); a ten-step horizon, soft target updates and
+    # a smaller step keep it honest. Eight shoppers in parallel, one update per two transitions.
+    ("shop", "dqn"): Recipe(100_000, dict(gamma=0.8, tau=0.01, lr=5e-4, train_freq=2,
+                                          epsilon=LinearSchedule(1.0, 0.05, 50_000)), num_envs=8),
+}
+
+
+def make_env(name: str, seed=None, agent: str = "dqn", num_envs: int = 1):
+    """The env ``name`` as ``agent`` sees it: pricing gives a tabular agent state indices and a
+    DQN features; ``num_envs > 1`` gives the vector shop."""
+    if name not in ENVS:
+        raise ValueError(f"env must be one of {ENVS}, got {name!r}")
+    if name == "tabular-shop":
+        return TabularShop(seed=seed)
+    if name == "pricing":
+        return PricingEnv(seed=seed, obs_mode="index" if agent in ("q", "oracle") else "features")
+    return VectorShopEnv(num_envs, seed=seed) if num_envs > 1 else ShopEnv(seed=seed)
+
+
+def make_agent(name: str, env, seed=0, **hyperparameters):
+    """A fresh agent ``name`` for ``env``: a learner with its recipe's settings (overridden by
+    ``hyperparameters``), or a baseline."""
+    if name in ("q", "dqn"):
+        env_name = _env_name(env)
+        settings = {**RECIPES[(env_name, name)].hyperparameters, **hyperparameters} \
+            if (env_name, name) in RECIPES else hyperparameters
+        cls = TabularQAgent if name == "q" else DQNAgent
+        return cls.for_env(env, seed=seed, **settings)
+    if name == "random":
+        return RandomAgent.for_env(env, seed=seed)
+    if name == "popularity":
+        return PopularityAgent.for_env(env, seed=seed)
+    if name == "greedy":
+        return GreedyAgent(env, seed=seed)
+    if name == "oracle":
+        return OracleAgent(env, seed=seed)
+    raise ValueError(f"agent must be one of {LEARNERS + BASELINES}, got {name!r}")
+
+
+def _env_name(env) -> str:
+    kinds = {TabularShop: "tabular-shop", PricingEnv: "pricing", ShopEnv: "shop", VectorShopEnv: "shop"}
+    return kinds.get(type(env), type(env).__name__)
+
+
+def greedy_policy(agent, env) -> np.ndarray:
+    """The agent's greedy action in every state of a finite env, ``(n_states,)``."""
+    if isinstance(agent, TabularQAgent):
+        return agent.greedy_policy()
+    if isinstance(agent, OracleAgent):
+        return agent.policy
+    if isinstance(env, PricingEnv) and env.config.obs_mode == "features":
+        states = np.stack([env.features_of(s) for s in range(env.n_states)])
+    else:
+        states = np.arange(env.n_states)
+    return np.argmax(agent.q_values(states), axis=1)
+
+
+def exact_share(agent, env) -> tuple[float, float]:
+    """``(value, value / optimal value)`` of the agent's greedy policy from the start
+    distribution, both exact (undiscounted, solved from ``env.model()``)."""
+    P, R = env.model()
+    start = env.initial_distribution()
+    optimal = float(start @ value_iteration(P, R, 1.0, tol=1e-10)[1])
+    value = float(start @ policy_evaluation(P, R, greedy_policy(agent, env), 1.0))
+    return value, value / optimal
+
+
+def load_agent(path):
+    """``(agent, env name, agent name)`` from a file written by ``minidqn train``/``demo``."""
+    from ._checkpoint import checkpoint_kind
+    kind = checkpoint_kind(path)
+    if kind not in ("DQNAgent", "TabularQAgent"):
+        raise ValueError(f"{str(path)!r} holds a {kind!r}, not an agent")
+    agent = (DQNAgent if kind == "DQNAgent" else TabularQAgent).load(path)
+    env_name = agent.metadata.get("env")
+    if env_name not in ENVS:
+        raise ValueError(f"{str(path)!r} does not say which env it was trained on (save it with "
+                         f"metadata={{'env': ...}}, one of {ENVS})")
+    return agent, env_name, "dqn" if kind == "DQNAgent" else "q"
+
+
+def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, progress: bool = True) -> str:
+    """The README's demo: every learner on every shop against its baselines; returns the report.
+
+    Writes ``shop_dqn.npz`` (the trained shop agent), ``curve_*.csv`` and, with matplotlib,
+    ``curves.png`` into ``out``. ``quick`` cuts every budget 20-fold (for smoke tests).
+    """
+    from .report import exact_table, metrics_table, plot_curves
+    from .train import evaluate, train
+
+    def budget(env_name, agent_name):
+        steps = RECIPES[(env_name, agent_name)].steps
+        return max(steps // 20, 500) if quick else steps
+
+    def fit(env_name, agent_name):
+        recipe = RECIPES[(env_name, agent_name)]
+        env = make_env(env_name, seed=seed, agent=agent_name, num_envs=recipe.num_envs)
+        agent = make_agent(agent_name, env, seed=seed)
+        history = train(agent, env, budget(env_name, agent_name), seed=seed, progress=progress)
+        history.write_csv(os.path.join(out, f"curve_{env_name}_{agent_name}.csv"))
+        return agent, history
+
+    sections, curves = [], {}
+    # 1. Tabular shop: Q-learning and DQN against the exact optimum.
+    shop = TabularShop()
+    P, R = shop.model()
+    start = shop.initial_distribution()
+    optimal = float(start @ value_iteration(P, R, 1.0, tol=1e-10)[1])
+    values = {"optimal (value iteration)": optimal}
+    for name in LEARNERS:
+        agent, curves[f"{name}, tabular shop"] = fit("tabular-shop", name)
+        values[f"{'Q-learning' if name == 'q' else 'DQN'} ({budget('tabular-shop', name):,} steps)"] = \
+            exact_share(agent, shop)[0]
+    values["greedy (myopic oracle)"] = float(start @ policy_evaluation(P, R, R.argmax(axis=1), 1.0))
+    values["random"] = float(start @ policy_evaluation(P, R, np.full(R.shape, 1 / R.shape[1]), 1.0))
+    sections.append("Tabular shop: expected revenue per visit, exact\n" + exact_table(values, optimal))
+
+    # 2. Dynamic pricing: the same learners against the optimum and the classic rules.
+    pricing = PricingEnv()
+    base = pricing.baseline_values()
+    values = {"optimal (backward induction)": base["optimal"]}
+    for name in LEARNERS:
+        agent, curves[f"{name}, pricing"] = fit("pricing", name)
+        values[f"{'Q-learning' if name == 'q' else 'DQN'} ({budget('pricing', name):,} steps)"] = \
+            exact_share(agent, make_env("pricing", agent=name))[0]
+    values[f"best fixed price ({pricing.prices[base['best_fixed_action']]:g})"] = base["best_fixed"]
+    values["myopic price"] = base["myopic"]
+    sections.append("Dynamic pricing: expected revenue per season, exact\n" + exact_table(values, base["optimal"]))
+
+    # 3. The feature shop: DQN against baselines, on fresh shoppers never seen in training.
+    dqn, curves["dqn, shop"] = fit("shop", "dqn")
+    dqn.save(os.path.join(out, "shop_dqn.npz"), metadata={"env": "shop", "agent": "dqn"})
+    popularity = PopularityAgent.for_env(ShopEnv(), seed=seed)
+    train(popularity, ShopEnv(seed=seed + 1), budget("shop", "dqn") // 5, seed=seed + 1, progress=False)
+    results = {}
+    for name, agent in (("DQN", dqn), ("greedy (myopic oracle)", None), ("popularity", popularity),
+                        ("random", None)):
+        env = ShopEnv()
+        agent = agent or make_agent(name.split()[0], env, seed=seed)
+        results[name] = evaluate(agent, env, episodes, seed=10_000 + seed)
+    lift = results["DQN"]["revenue_per_session"] / results["greedy (myopic oracle)"]["revenue_per_session"] - 1
+    sections.append(f"Feature shop: {episodes} fresh shoppers each (mean ± standard error)\n"
+                    + metrics_table(results) + f"\nDQN earns {lift:+.1%} revenue per session against greedy.")
+
+    try:
+        plot_curves(curves, {}, os.path.join(out, "curves.png"))
+        wrote = "curves.png, "
+    except ImportError:
+        wrote = ""
+    sections.append(f"Saved in {out}/: shop_dqn.npz (try `minidqn recommend --load {out}/shop_dqn.npz`), "
+                    f"{wrote}curve_*.csv")
+    return "\n\n".join(sections)
