@@ -47,20 +47,26 @@ class PopularityAgent:
     revenue), ignoring the state; ties and the untried start are broken at random.
 
     ``observe`` counts ``reward > 0`` per action (it learns while training, but has no loss, so
-    it returns ``None``). Actions a mask forbids (e.g. already bought) are skipped.
+    it returns ``None``). Actions a mask forbids (e.g. already bought) are skipped. With
+    ``epsilon``, exploring calls recommend at random instead: counting only its own choices,
+    popularity feeds on itself (the first product bought is shown to everyone), so a fair
+    baseline learns its counts from a log of random recommendations (``epsilon=1``).
     """
 
-    def __init__(self, n_actions, seed=0):
+    def __init__(self, n_actions, seed=0, epsilon=0.0):
         self.n_actions = check_int("n_actions", n_actions, minimum=1)
         self.rng = as_generator(seed)
+        self.epsilon = check_float("epsilon", epsilon, 0.0, 1.0)
         self.counts = np.zeros(self.n_actions, dtype=np.int64)
 
     @classmethod
-    def for_env(cls, env, seed=0):
-        return cls(_n_actions(env), seed=seed)
+    def for_env(cls, env, seed=0, epsilon=0.0):
+        return cls(_n_actions(env), seed=seed, epsilon=epsilon)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
         mask = _check_mask("action_mask", action_mask, self.n_actions)
+        if explore and self.epsilon > 0 and self.rng.random() < self.epsilon:
+            return random_action(self.n_actions, mask, self.rng)
         return greedy_action(self.counts, mask, self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):

@@ -174,7 +174,7 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
     # 3. The feature shop: DQN against baselines, on fresh shoppers never seen in training.
     dqn, curves["dqn, shop"] = fit("shop", "dqn")
     dqn.save(os.path.join(out, "shop_dqn.npz"), metadata={"env": "shop", "agent": "dqn"})
-    popularity = PopularityAgent.for_env(ShopEnv(), seed=seed)
+    popularity = PopularityAgent.for_env(ShopEnv(), seed=seed, epsilon=1.0)  # counts from a random log
     train(popularity, ShopEnv(seed=seed + 1), budget("shop", "dqn") // 5, seed=seed + 1, progress=False)
     results = {}
     for name, agent in (("DQN", dqn), ("greedy (myopic oracle)", None), ("popularity", popularity),

@@ -75,3 +75,12 @@ def test_measured_returns_match_exact_values_and_rank_oracle_greedy_random():
         assert abs(m["mean_return"] - exact[name]) < 4 * m["mean_return_se"], name
     assert measured["oracle"]["mean_return"] > measured["greedy"]["mean_return"] + 5
     assert measured["greedy"]["mean_return"] > measured["random"]["mean_return"] + 5
+
+
+def test_popularity_with_epsilon_one_logs_random_recommendations_then_exploits_its_counts():
+    agent = PopularityAgent(4, seed=0, epsilon=1.0)
+    assert {agent.act(None) for _ in range(200)} == {0, 1, 2, 3}  # exploring: uniform
+    agent.observe(None, 2, 5.0, None, False)
+    assert {agent.act(None, explore=False) for _ in range(20)} == {2}
+    with pytest.raises(ValueError, match="epsilon"):
+        PopularityAgent(4, epsilon=1.5)
