@@ -127,3 +127,15 @@ def choice_probs(config, click_base, buy_base, match):
     p_click = 0.5 + 0.5 * np.tanh(0.5 * (click_base + config.click_taste * taste_term))
     p_buy = 0.5 + 0.5 * np.tanh(0.5 * (buy_base + config.buy_taste * taste_term))
     return p_click, p_buy
+
+
+def catalogue_choice_probs(env) -> tuple:
+    """``(P(click), P(buy | click))`` of every product for ``env``'s current shopper(s):
+    ``(n_items,)`` each for ``ShopEnv``, ``(num_envs, n_items)`` for ``VectorShopEnv``
+    (``taste`` and ``deficit`` carry the leading axis). ``P(click)`` is 0 for bought products."""
+    c = env.category
+    match = env._match_scale * env._taste[..., c] * (1.0 - env._deficit[..., c])
+    p_click, p_buy = choice_probs(env.config, env.catalogue.click_static, env._buy_base, match)
+    p_click[env._bought] = 0.0
+    return p_click, p_buy
+

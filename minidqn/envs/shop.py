@@ -58,7 +58,7 @@ import numpy as np
 
 from .._validate import as_generator, check_float, check_int
 from ..spaces import Box, Discrete
-from .catalogue import choice_probs as _choice_probs, draw_shoppers, make_catalogue
+from .catalogue import catalogue_choice_probs, draw_shoppers, make_catalogue
 
 COUNT_SCALE = 0.1        # observation scale of the per-category counts
 CLICK_RATE_DECAY = 0.3   # weight of the newest step in the recent click rate
@@ -217,12 +217,7 @@ class ShopEnv:
         """
         if self._t is None:
             raise RuntimeError("call reset() before choice_probs()")
-        c = self.category
-        match = self._match_scale * self._taste[c] * (1.0 - self._deficit[c])
-        p_click, p_buy = _choice_probs(self.config, self.catalogue.click_static, self._buy_base,
-                                       match)
-        p_click[self._bought] = 0.0
-        return p_click, p_buy
+        return catalogue_choice_probs(self)
 
     def expected_reward(self) -> np.ndarray:
         """``(n_items,)``: ``E[r_i] = P(click_i) (click_reward + P(buy_i | click) p_i)``."""

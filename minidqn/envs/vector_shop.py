@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_generator, check_array, check_int
-from .catalogue import choice_probs as _choice_probs, draw_shoppers
+from .catalogue import catalogue_choice_probs, choice_probs as _choice_probs, draw_shoppers
 from .shop import CLICK_RATE_DECAY, COUNT_SCALE, _setup
 
 
@@ -99,12 +99,7 @@ class VectorShopEnv:
         """
         if not self._ready:
             raise RuntimeError("call reset() before choice_probs()")
-        c = self.category
-        match = self._match_scale * self._taste[:, c] * (1.0 - self._deficit[:, c])
-        p_click, p_buy = _choice_probs(self.config, self.catalogue.click_static, self._buy_base,
-                                       match)
-        p_click[self._bought] = 0.0
-        return p_click, p_buy
+        return catalogue_choice_probs(self)
 
     def expected_reward(self) -> np.ndarray:
         """``(num_envs, n_items)``: ``E[r_i] = P(click_i) (click_reward + P(buy_i|click) p_i)``."""
