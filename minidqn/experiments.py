@@ -129,7 +129,7 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
     Writes ``shop_dqn.npz`` (the trained shop agent), ``curve_*.csv`` and, with matplotlib,
     ``curves.png`` into ``out``. ``quick`` cuts every budget 20-fold (for smoke tests).
     """
-    from .report import exact_table, metrics_table, plot_curves
+    from .report import exact_table, metrics_table, plot_curves, text_table
     from .train import evaluate, train
 
     def budget(env_name, agent_name):
@@ -185,6 +185,20 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
     lift = results["DQN"]["revenue_per_session"] / results["greedy (myopic oracle)"]["revenue_per_session"] - 1
     sections.append(f"Feature shop: {episodes} fresh shoppers each (mean ± standard error)\n"
                     + metrics_table(results) + f"\nDQN earns {lift:+.1%} revenue per session against greedy.")
+
+    # 4. Ranking: where does each agent rank the product a shopper actually bought?
+    from .ranking import agent_scores, log_purchases, ranking_metrics
+    log = log_purchases(ShopEnv(), visits=200 if quick else 2_000, seed=20_000 + seed)
+    rows = []
+    for name, agent in (("DQN", dqn), ("greedy (myopic oracle)", GreedyAgent(ShopEnv())),
+                        ("popularity", popularity), ("random order", None)):
+        scores = np.zeros(log.action_mask.shape) if agent is None else agent_scores(agent, log)
+        m5, m10 = ranking_metrics(scores, log, 5), ranking_metrics(scores, log, 10)
+        rows.append([name] + [f"{m[key]:.3f} ± {m[key + '_se']:.3f}" for m, key in
+                              ((m5, "hit_rate@5"), (m5, "ndcg@5"), (m10, "hit_rate@10"), (m10, "ndcg@10"))])
+    sections.append(f"Ranking: {len(log.bought):,} purchases logged under random recommendations; "
+                    "where each agent ranks the product bought\n"
+                    + text_table(["agent", "hit rate@5", "NDCG@5", "hit rate@10", "NDCG@10"], rows))
 
     try:
         plot_curves(curves, {}, os.path.join(out, "curves.png"))
