@@ -74,7 +74,8 @@ def check_array(name: str, x, shape: tuple | None = None, ndim: int | None = Non
             want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," * (len(shape) == 1)) + ")"
             raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow becomes inf: refused below
+            arr = arr.astype(dtype, copy=False)
     if finite and not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr.reshape(-1)))
         raise ValueError(f"{name} must be finite, got {arr.reshape(-1)[bad[0]]} "
