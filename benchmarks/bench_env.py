@@ -3,7 +3,9 @@
 Random actions (drawn beforehand, so only the env is timed), default ``ShopConfig``, visits
 reset as they end (``reset()`` for the single env, same-step autoreset for the batched one), so
 the figures include drawing new shoppers at the rate a random policy ends visits. Medians of
-repeated blocks. The DQN's training throughput is measured elsewhere.
+repeated blocks. Then the DQN's training throughput with the shop recipe (env steps per second,
+learning included: acting, storing, one update per two transitions), collecting from one shopper
+or from eight in parallel.
 Run: ``python benchmarks/bench_env.py``.
 """
 from __future__ import annotations
@@ -17,6 +19,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _timing import median_seconds, print_table  # noqa: E402
 
 from minidqn.envs.shop import ShopEnv  # noqa: E402
+from minidqn.experiments import make_agent  # noqa: E402
+from minidqn.train import train  # noqa: E402
 from minidqn.envs.vector_shop import VectorShopEnv  # noqa: E402
 
 BATCH_SIZES = (1, 64, 256, 1024, 4096)
@@ -62,7 +66,17 @@ def main() -> None:
     print_table(["env", "shoppers", "shopper-steps/s", "x single"], rows)
     verdict = "meets" if at_1024 >= TARGET else "MISSES"
     print(f"\nbatched, 1,024 shoppers: {at_1024:,.0f} shopper-steps/s ({verdict} the "
-          f"{TARGET:,} target); medians of 9 blocks, random actions, default config")
+          f"{TARGET:,} target); medians of 9 blocks, random actions, default config\n")
+
+    rows = []
+    for num_envs in (1, 8):
+        env = VectorShopEnv(num_envs, seed=0) if num_envs > 1 else ShopEnv(seed=0)
+        agent = make_agent("dqn", env, seed=0, learning_starts=1_000)
+        train(agent, env, 1_000, seed=0, progress=False)            # fill the buffer first
+        history = train(agent, env, 6_000, seed=1, progress=False)   # every step now learns
+        rows.append([f"DQN, {num_envs} shopper{'s' * (num_envs > 1)}", f"{history.steps_per_second:,.0f}",
+                     agent.updates])
+    print_table(["training (shop recipe)", "env steps/s", "updates"], rows)
 
 
 if __name__ == "__main__":
