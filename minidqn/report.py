@@ -11,7 +11,8 @@ import numpy as np
 from .explain import explain
 
 COLUMNS = (("mean_return", "return"), ("revenue_per_session", "revenue/session"),
-           ("mean_length", "length"), ("click_rate", "click rate"), ("conversion_rate", "conversion"))
+           ("mean_length", "length"), ("click_rate", "click rate"), ("conversion_rate", "conversion"),
+           ("categories_per_session", "categories/visit"), ("coverage", "coverage"))
 
 
 def _cell(metrics: dict, key: str) -> str:

@@ -283,8 +283,11 @@ def evaluate(agent, env, episodes=20, seed=0) -> dict:
     ``mean_return``, ``std_return``, ``mean_return_se``, ``mean_length``, ``mean_length_se``
     and, when the env's ``info`` has ``revenue`` /
     ``purchased`` / ``clicked``, ``revenue_per_session``, ``conversion_rate`` (purchases per
-    step) and ``click_rate`` (clicks per step), each with a ``_se``. The env must end every
-    episode (terminated or truncated) under the agent's policy.
+    step) and ``click_rate`` (clicks per step), each with a ``_se``. With a ``Discrete`` action
+    space, ``coverage``: the share of actions recommended at least once over all episodes (one
+    number for the whole run, so no standard error); when the env has a ``category`` per action,
+    ``categories_per_session``: distinct categories recommended in a visit, with its ``_se``.
+    The env must end every episode (terminated or truncated) under the agent's policy.
     """
     _check_agent(agent)
     _check_env("env", env)
@@ -297,11 +300,16 @@ def evaluate(agent, env, episodes=20, seed=0) -> dict:
     returns, lengths = np.zeros(episodes), np.zeros(episodes)
     events = {key: np.zeros(episodes) for key in ("revenue", "purchased", "clicked")}
     seen = set()
+    n_actions = getattr(getattr(env, "action_space", None), "n", None)
+    category = getattr(env, "category", None)
+    recommended, categories = set(), np.zeros(episodes)
     for i in range(episodes):
         obs, info = _reset(env, int(seeds[i]))
         mask, done = _mask(info), False
+        visit = set()
         while not done:
             action = agent.act(obs, explore=False, **({} if mask is None else {"action_mask": mask}))
+            visit.add(int(action))
             obs, reward, terminated, truncated, info = _step(env, action)
             returns[i] += float(reward)
             lengths[i] += 1
@@ -310,6 +318,9 @@ def evaluate(agent, env, episodes=20, seed=0) -> dict:
                     totals[i] += float(info[key])
                     seen.add(key)
             mask, done = _mask(info), terminated or truncated
+        recommended |= visit
+        if category is not None:
+            categories[i] = len({int(category[a]) for a in visit})
     metrics = {"episodes": episodes, "mean_return": float(returns.mean()),
                "std_return": float(returns.std()), "mean_return_se": _se(returns),
                "mean_length": float(lengths.mean()), "mean_length_se": _se(lengths)}
@@ -319,4 +330,9 @@ def evaluate(agent, env, episodes=20, seed=0) -> dict:
     for key, name in (("purchased", "conversion_rate"), ("clicked", "click_rate")):
         if key in seen:
             metrics[name], metrics[name + "_se"] = _ratio(events[key], lengths)
+    if n_actions:
+        metrics["coverage"] = len(recommended) / int(n_actions)
+    if category is not None:
+        metrics["categories_per_session"], metrics["categories_per_session_se"] = \
+            float(categories.mean()), _se(categories)
     return metrics

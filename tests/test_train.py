@@ -366,3 +366,17 @@ def test_vector_loop_stores_final_observations_and_records_every_episode():
 def test_vector_loop_falls_back_to_one_call_per_copy_for_plain_agents():
     h = train(RandomAgent(2, seed=0), CountingVectorEnv(), total_steps=10, progress=False)
     assert h.total_steps == 12  # the first multiple of num_envs at or above total_steps
+
+
+def test_evaluate_reports_coverage_and_categories_per_session():
+    from minidqn.baselines import GreedyAgent
+    from minidqn.envs.shop import ShopEnv
+
+    env = ShopEnv()
+    m = evaluate(RandomAgent(env.n_items, seed=0), env, 30, seed=1)
+    lengths_total = m["mean_length"] * 30
+    assert 0 < m["coverage"] <= 1 and m["coverage"] > min(lengths_total, 100) / 100 * 0.5
+    assert 1 <= m["categories_per_session"] <= 10 and m["categories_per_session_se"] > 0
+    env = ShopEnv()
+    greedy = evaluate(GreedyAgent(env, seed=0), env, 30, seed=1)
+    assert greedy["coverage"] < m["coverage"]  # a myopic oracle keeps to a few products
