@@ -114,6 +114,8 @@ def cmd_train(args) -> int:
         report.require_matplotlib()  # fail before training, not after
     hyper = {k: v for k, v in (("lr", args.lr), ("gamma", args.gamma), ("hidden", args.hidden),
                                ("batch_size", args.batch_size), ("alpha", args.alpha)) if v is not None}
+    if args.num_envs and args.env != "shop":
+        raise ValueError(f"--num-envs is for --env shop only, got --env {args.env}")
     num_envs = args.num_envs or recipe.num_envs
     env = ex.make_env(args.env, seed=args.seed, agent=args.agent, num_envs=num_envs if args.env == "shop" else 1)
     agent = ex.make_agent(args.agent, env, seed=args.seed, **hyper)

@@ -20,8 +20,10 @@ from .envs.tabular_shop import TabularShop
 from .envs.vector_shop import VectorShopEnv
 from .schedules import LinearSchedule, PowerStepSize
 from .tabular import TabularQAgent, policy_evaluation, value_iteration
+from .train import train
 
 ENVS = ("tabular-shop", "shop", "pricing")
+POPULARITY_LOG_STEPS = 20_000  # random recommendations the popularity baseline counts purchases in
 LEARNERS = ("q", "dqn")
 BASELINES = ("random", "popularity", "greedy", "oracle")
 
@@ -72,11 +74,15 @@ def make_agent(name: str, env, seed=0, **hyperparameters):
         return cls.for_env(env, seed=seed, **settings)
     if name == "random":
         return RandomAgent.for_env(env, seed=seed)
-    if name == "popularity":
-        return PopularityAgent.for_env(env, seed=seed)
+    if name == "popularity":  # counts learned from a log of random recommendations (see baselines)
+        agent = PopularityAgent.for_env(env, seed=seed, epsilon=1.0)
+        train(agent, type(env)(seed=seed + 1), POPULARITY_LOG_STEPS, seed=seed + 1, progress=False)
+        return agent
     if name == "greedy":
         return GreedyAgent(env, seed=seed)
     if name == "oracle":
+        if not callable(getattr(env, "model", None)):
+            raise ValueError(f"the oracle needs an exact model: tabular-shop or pricing, not {_env_name(env)}")
         return OracleAgent(env, seed=seed)
     raise ValueError(f"agent must be one of {LEARNERS + BASELINES}, got {name!r}")
 
@@ -130,7 +136,7 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
     ``curves.png`` into ``out``. ``quick`` cuts every budget 20-fold (for smoke tests).
     """
     from .report import exact_table, metrics_table, plot_curves, text_table
-    from .train import evaluate, train
+    from .train import evaluate
 
     def budget(env_name, agent_name):
         steps = RECIPES[(env_name, agent_name)].steps
@@ -174,8 +180,7 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
     # 3. The feature shop: DQN against baselines, on fresh shoppers never seen in training.
     dqn, curves["dqn, shop"] = fit("shop", "dqn")
     dqn.save(os.path.join(out, "shop_dqn.npz"), metadata={"env": "shop", "agent": "dqn"})
-    popularity = PopularityAgent.for_env(ShopEnv(), seed=seed, epsilon=1.0)  # counts from a random log
-    train(popularity, ShopEnv(seed=seed + 1), budget("shop", "dqn") // 5, seed=seed + 1, progress=False)
+    popularity = make_agent("popularity", ShopEnv(), seed=seed)
     results = {}
     for name, agent in (("DQN", dqn), ("greedy (myopic oracle)", None), ("popularity", popularity),
                         ("random", None)):

@@ -6,7 +6,8 @@ Works with any agent that has ``act(obs, explore=True, action_mask=None) -> int`
 Gymnasium's API: ``reset(seed=None) -> (obs, info)``, ``step(action) -> (obs, reward,
 terminated, truncated, info)``. The mask keywords are passed only when the env's ``info`` has an
 ``"action_mask"``, so agents that know nothing of masks work on envs that have none. This module
-does not cover vectorized envs, what agents do inside ``observe``, or plotting.
+does not cover what agents do inside ``observe``, or plotting. Vector envs are driven when they
+use same-step autoreset (``VectorShopEnv``); Gymnasium's default next-step mode is refused.
 """
 from __future__ import annotations
 
@@ -217,6 +218,10 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     observation, which is already the next episode's first. Steps count transitions, so the run
     stops at the first multiple of ``num_envs`` at or above ``total_steps``.
     """
+    mode = getattr(env, "metadata", {}).get("autoreset_mode")
+    if mode is not None and "same" not in str(mode).lower():
+        raise TypeError(f"train drives vector envs with same-step autoreset only, got autoreset_mode={mode}: "
+                        "with next-step autoreset a stored transition would cross two episodes")
     n = int(env.num_envs)
     batched = getattr(agent, "accepts_batches", False)
     obs, info = _reset(env, seed)
@@ -241,10 +246,12 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         if batched:
             loss = agent.observe(obs, actions, rewards, stored_obs, terminated,
                                  **({} if stored_mask is None else {"next_action_mask": stored_mask}))
-        else:
-            for i in range(n):
-                loss = agent.observe(obs[i], actions[i], rewards[i], stored_obs[i], bool(terminated[i]),
-                                     **({} if stored_mask is None else {"next_action_mask": stored_mask[i]}))
+        else:  # one call per copy; keep every loss, not just the last copy's
+            losses = [agent.observe(obs[i], actions[i], rewards[i], stored_obs[i], bool(terminated[i]),
+                                    **({} if stored_mask is None else {"next_action_mask": stored_mask[i]}))
+                      for i in range(n)]
+            losses = [x for x in losses if x is not None]
+            loss = float(np.mean(losses)) if losses else None
         t += n
         if loss is not None:
             h.loss_steps.append(t)

@@ -33,6 +33,8 @@ def test_help_for_every_subcommand(capsys):
     (["evaluate", "--load", "/nonexistent/agent.npz"], "No such file"),
     (["compare", "--agents", "random,psychic"], "unknown ['psychic']"),
     (["recommend"], "--load"),
+    (["compare", "--env", "shop", "--agents", "oracle"], "the oracle needs an exact model"),
+    (["train", "--env", "pricing", "--num-envs", "4"], "--num-envs is for --env shop only"),
 ])
 def test_bad_arguments_exit_non_zero_with_a_message(capsys, argv, message):
     with pytest.raises(SystemExit) as e:
@@ -86,3 +88,9 @@ def test_quick_demo_runs_end_to_end(capsys, tmp_path):
     for heading in ("Tabular shop", "Dynamic pricing", "Feature shop", "share of optimum"):
         assert heading in out
     assert (tmp_path / "shop_dqn.npz").exists() and (tmp_path / "curve_shop_dqn.csv").exists()
+
+
+def test_compare_learns_popularity_from_a_random_log_so_it_differs_from_random(capsys):
+    code, out, _ = run(capsys, "compare", "--env", "tabular-shop", "--agents", "random,popularity", "--episodes", "200")
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[3:]}
+    assert code == 0 and rows["random"] != rows["popularity"]

@@ -380,3 +380,23 @@ def test_evaluate_reports_coverage_and_categories_per_session():
     env = ShopEnv()
     greedy = evaluate(GreedyAgent(env, seed=0), env, 30, seed=1)
     assert greedy["coverage"] < m["coverage"]  # a myopic oracle keeps to a few products
+
+
+def test_vector_fallback_keeps_every_copys_loss_and_refuses_next_step_autoreset():
+    class FirstCopyLearns:
+        def __init__(self):
+            self.calls = 0
+
+        def act(self, obs, explore=True):
+            return 0
+
+        def observe(self, obs, action, reward, next_obs, terminated):
+            self.calls += 1
+            return 1.0 if self.calls % 3 == 1 else None  # only copy 0 of each step reports a loss
+    h = train(FirstCopyLearns(), CountingVectorEnv(), total_steps=30, progress=False)
+    assert len(h.losses) == 10
+
+    env = CountingVectorEnv()
+    env.metadata = {"autoreset_mode": "AutoresetMode.NEXT_STEP"}
+    with pytest.raises(TypeError, match="same-step autoreset only"):
+        train(RandomAgent(2), env, total_steps=3, progress=False)
