@@ -30,7 +30,8 @@ class ActionExplanation:
     features: list = field(default_factory=list)  # (name, value, attribution > 0), largest first
 
     def __str__(self) -> str:
-        head = f"#{self.rank} action {self.action}: Q={self.q:.3f}  advantage={self.advantage:+.3f}"
+        head = (f"#{self.rank} action {self.action}: Q={self.q:.3f}  advantage={self.advantage:+.3f}  "
+                f"gap to next={self.gap:+.3f}")
         lines = [head] + [f"    {name} = {value:.3g}  ->  {attr:+.3f}" for name, value, attr in self.features]
         return "\n".join(lines)
 
