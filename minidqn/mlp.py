@@ -24,12 +24,12 @@ _MAX_CACHED_BATCH_SIZES = 8
 class _Workspace:
     """Buffers for one batch size: the input copy, hidden activations and their gradients."""
 
-    def __init__(self, batch: int, sizes: list[int], dtype):
-        hidden = sizes[1:-1]
+    def __init__(self, batch: int, sizes: list[int], dtype, for_backward: bool):
+        hidden = sizes[1:-1] if for_backward else []
         self.x = np.empty((batch, sizes[0]), dtype)
-        self.A = [np.empty((batch, n), dtype) for n in hidden]    # post-activation outputs
-        self.dA = [np.empty((batch, n), dtype) for n in hidden]   # their gradients, then dZ
-        self.tmp = [np.empty((batch, n), dtype) for n in hidden]  # f'(Z), from A alone
+        self.A = [np.empty((batch, n), dtype) for n in sizes[1:-1]]  # post-activation outputs
+        self.dA = [np.empty((batch, n), dtype) for n in hidden]      # their gradients, then dZ
+        self.tmp = [np.empty((batch, n), dtype) for n in hidden]     # f'(Z), from A alone
 
 
 class MLP:
@@ -101,7 +101,7 @@ class MLP:
         if ws is None:
             if len(self._workspaces) >= _MAX_CACHED_BATCH_SIZES:
                 self._workspaces.clear()
-            ws = self._workspaces[key] = _Workspace(batch, self.sizes, self.dtype)
+            ws = self._workspaces[key] = _Workspace(batch, self.sizes, self.dtype, for_backward)
         return ws
 
     def _run(self, ws: _Workspace) -> np.ndarray:

@@ -1,5 +1,4 @@
 """Tabular Q-learning: the update rule's properties, exact dynamic programming, the agent."""
-import json
 
 import numpy as np
 import pytest
