@@ -271,7 +271,27 @@ class DQNAgent:
         elif self.updates % self.config.target_update == 0:
             self.target.params[:] = self.online.params
 
-    # ------------------------------------------------------------------ checkpoints
+    # ------------------------------------------------------------------ snapshots and checkpoints
+    def snapshot(self) -> dict:
+        """A copy of what was learned: both networks' parameters and the reward scale (for
+        ``train(keep_best=True)``). Counts, Adam's moments, the replay and ε are not in it."""
+        return {"online": self.online.params.copy(), "target": self.target.params.copy(),
+                "reward_scale": self._reward_scale}
+
+    def restore(self, snapshot: dict) -> None:
+        """Put back the parameters of a :meth:`snapshot` of this agent (or one of the same shape)."""
+        if not isinstance(snapshot, dict) or set(snapshot) != {"online", "target", "reward_scale"}:
+            raise TypeError(f"snapshot must be a dict from DQNAgent.snapshot(), got {type(snapshot).__name__}"
+                            + (f" with keys {sorted(snapshot)}" if isinstance(snapshot, dict) else ""))
+        shape = self.online.params.shape
+        online = check_array("snapshot['online']", snapshot["online"], shape=shape)
+        target = check_array("snapshot['target']", snapshot["target"], shape=shape)
+        scale = snapshot["reward_scale"]
+        if scale is not None:
+            scale = check_float("snapshot['reward_scale']", scale, low=0.0, low_open=True)
+        self.online.params[:], self.target.params[:] = online, target
+        self._reward_scale = scale
+
     def save(self, path, include_buffer: bool = False, metadata: dict | None = None) -> None:
         """Networks, Adam's state, step counts, sampler and exploration state and hyperparameters
         (and, with ``include_buffer``, the replay buffer, so training resumes exactly); ``.npz``.

@@ -290,6 +290,14 @@ class TabularQAgent:
         """``argmax_a Q[s, a]`` for every state, shape ``(n_states,)``; ties go to the lowest index."""
         return self.Q.argmax(axis=1)
 
+    def snapshot(self) -> np.ndarray:
+        """A copy of the table ``Q`` (for ``train(keep_best=True)``); visit counts are not in it."""
+        return self.Q.copy()
+
+    def restore(self, snapshot) -> None:
+        """Put back a table from :meth:`snapshot`: shape ``(n_states, n_actions)``, finite."""
+        self.Q[...] = check_array("snapshot", snapshot, shape=self.Q.shape)
+
     def save(self, path, metadata: dict | None = None) -> None:
         """Write Q, visit counts, step count, hyperparameters and the generator's state (``.npz``);
         ``metadata`` (JSON-able) comes back as ``agent.metadata`` from :meth:`load`."""

@@ -11,80 +11,16 @@ use same-step autoreset (``VectorShopEnv``); Gymnasium's default next-step mode 
 """
 from __future__ import annotations
 
-import csv
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._validate import check_int
-from .progress import RECENT, Progress, epsilon_of
+from .history import History
+from .progress import Progress, epsilon_of
 
 __all__ = ["History", "train", "evaluate"]
-
-
-
-@dataclass
-class History:
-    """What ``train`` recorded. A "step" is the number of env steps taken so far (1-based)."""
-
-    episode_ends: list[int] = field(default_factory=list)       # step at which each episode ended
-    episode_returns: list[float] = field(default_factory=list)  # undiscounted sum of its rewards
-    episode_lengths: list[int] = field(default_factory=list)    # its number of steps
-    episode_truncated: list[bool] = field(default_factory=list)  # ended by a time limit, not terminated
-    episode_epsilons: list[float | None] = field(default_factory=list)  # the agent's ε then, if any
-    loss_steps: list[int] = field(default_factory=list)         # steps at which observe returned a value
-    losses: list[float] = field(default_factory=list)           # those values
-    evals: list[tuple[int, dict]] = field(default_factory=list)  # (step, evaluate() metrics)
-    total_steps: int = 0
-    wall_time: float = 0.0                                      # seconds spent in train
-
-    BASE_COLUMNS = ("step", "episode", "return", "length", "truncated", "epsilon", "loss")
-
-    @property
-    def steps_per_second(self) -> float:
-        return self.total_steps / self.wall_time if self.wall_time > 0 else float("nan")
-
-    def recent_return(self, n: int = RECENT) -> float | None:
-        """Mean return of the last ``n`` finished episodes (``None`` before the first)."""
-        return float(np.mean(self.episode_returns[-n:])) if self.episode_returns else None
-
-    def to_rows(self) -> list[dict]:
-        """One dict per step at which an episode ended or an evaluation ran, in step order.
-
-        Keys: ``BASE_COLUMNS`` (``loss`` is the mean of the losses since the previous row) and
-        ``eval_<metric>`` for each evaluation metric; ``None`` where a row has no value.
-        """
-        rows: dict[int, dict] = {}
-        for i, step in enumerate(self.episode_ends):
-            rows.setdefault(step, {}).update({
-                "episode": i + 1, "return": self.episode_returns[i], "length": self.episode_lengths[i],
-                "truncated": self.episode_truncated[i], "epsilon": self.episode_epsilons[i]})
-        for step, metrics in self.evals:
-            rows.setdefault(step, {}).update({f"eval_{k}": v for k, v in metrics.items()})
-        loss_steps, losses = np.asarray(self.loss_steps, dtype=np.int64), np.asarray(self.losses)
-        cum = np.concatenate([[0.0], np.cumsum(losses)])
-        empty = dict.fromkeys(self.columns())
-        out, prev = [], 0
-        for step in sorted(rows):
-            lo, hi = np.searchsorted(loss_steps, [prev, step], side="right")
-            loss = float((cum[hi] - cum[lo]) / (hi - lo)) if hi > lo else None
-            out.append(empty | rows[step] | {"step": step, "loss": loss})
-            prev = step
-        return out
-
-    def columns(self) -> list[str]:
-        evals = dict.fromkeys(f"eval_{k}" for _, m in self.evals for k in m)
-        return list(self.BASE_COLUMNS) + list(evals)
-
-    def write_csv(self, path) -> None:
-        """``to_rows()`` as CSV with a header; empty cells where a row has no value."""
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns(), restval="")
-            writer.writeheader()
-            for row in self.to_rows():
-                writer.writerow({k: "" if v is None else v for k, v in row.items()})
 
 
 def _check_agent(agent):
@@ -116,19 +52,29 @@ def _step(env, action):
     return out
 
 
+def _finite_reward(reward, t):
+    """The reward as a float; a ``ValueError`` naming the step when it is NaN or infinite (it would
+    poison every mean, and a learner's values, without a word)."""
+    r = float(reward)
+    if not math.isfinite(r):
+        raise ValueError(f"env.step returned a non-finite reward {r} at step {t}; the run stops there")
+    return r
+
+
 def _mask(info):
     return info.get("action_mask") if isinstance(info, dict) else None
 
 
-def train(agent, env, total_steps, seed=0, eval_env=None, eval_every=None, progress=True,
-          eval_episodes=20):
+def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eval_every: int | None = None,
+          progress=True, eval_episodes: int = 20, keep_best: bool = False) -> History:
     """Run ``agent`` on ``env`` for ``total_steps`` steps, letting it learn; returns a ``History``.
 
     Each step: ``a = agent.act(obs)``, ``env.step(a)``, ``agent.observe(obs, a, r, next_obs,
     terminated)``. On ``terminated or truncated`` the env is reset; ``observe`` gets
     ``terminated`` only (a time limit is not a terminal state, so the agent still bootstraps).
     The first reset uses ``seed``, later ones continue the env's own generator. An episode still
-    running at the end is not recorded.
+    running at the end is not recorded. A non-finite reward from the env stops the run with a
+    ``ValueError`` naming the step.
 
     ``env`` may also be a vector env with same-step autoreset (``num_envs`` copies; see
     ``_run_vector``): agents with ``accepts_batches`` act on the whole batch at once.
@@ -136,6 +82,15 @@ def train(agent, env, total_steps, seed=0, eval_env=None, eval_every=None, progr
     ``eval_env`` (a separate, single env object) is used by ``evaluate`` every ``eval_every`` steps and
     at the end (only at the end when ``eval_every`` is None), with ``eval_episodes`` episodes and
     the same episode seeds each time. ``progress``: ``True`` (stderr), ``False``, or a text stream.
+
+    ``keep_best`` (needs ``eval_env``; the way to train when an evaluation env exists): the agent
+    ends with the learned parameters it had at its best evaluation (highest mean return; the
+    earliest of equals), as Stable-Baselines3's ``EvalCallback`` keeps its best model;
+    ``History.best_step`` and ``History.best_eval`` say which. Only what ``agent.snapshot()``
+    holds is restored (the weights or the table); step counts, optimizer and replay go on.
+
+    Ctrl-C (``KeyboardInterrupt``) during the run ends it early: the partial ``History`` is
+    returned with ``interrupted=True`` (and, with ``keep_best``, the best weights so far restored).
     """
     _check_agent(agent)
     _check_env("env", env)
@@ -151,15 +106,47 @@ def train(agent, env, total_steps, seed=0, eval_env=None, eval_every=None, progr
         if eval_env is None:
             raise ValueError(f"eval_every={eval_every} needs an eval_env")
     eval_episodes = check_int("eval_episodes", eval_episodes, minimum=1)
+    if not isinstance(keep_best, (bool, np.bool_)):
+        raise TypeError(f"keep_best must be a bool, got {keep_best!r}")
+    if keep_best:
+        if eval_env is None:
+            raise ValueError("keep_best=True needs an eval_env to choose the best weights on")
+        for method in ("snapshot", "restore"):
+            if not callable(getattr(agent, method, None)):
+                raise TypeError(f"keep_best=True needs an agent with snapshot() and restore(), got "
+                                f"{type(agent).__name__} without {method}()")
     report = Progress(progress, total_steps)
     h = History()
+    best = _Best(agent) if keep_best else None
     start = time.perf_counter()
     run = _run_vector if hasattr(env, "num_envs") else _run_single
-    run(agent, env, total_steps, seed, h, report,
-        lambda t: _evaluate_during(agent, eval_env, eval_every, eval_episodes, seed, total_steps, t, h, report))
+    try:
+        run(agent, env, total_steps, seed, h, report,
+            lambda t: _evaluate_during(agent, eval_env, eval_every, eval_episodes, seed, total_steps, t, h,
+                                       report, best))
+    except KeyboardInterrupt:
+        h.interrupted = True
+        report.message(f"interrupted at step {h.total_steps:,} of {total_steps:,}: returning what was done "
+                       "(History.interrupted is True)")
+    if best is not None and best.snapshot is not None:
+        agent.restore(best.snapshot)
+        report.message(f"kept the weights of step {h.best_step:,} "
+                       f"(eval mean return {h.best_eval['mean_return']:.3f})")
     h.wall_time = time.perf_counter() - start
     report.close()
     return h
+
+
+class _Best:
+    """The best evaluation so far and the agent's snapshot then (for ``keep_best``)."""
+
+    def __init__(self, agent):
+        self.agent, self.snapshot = agent, None
+
+    def offer(self, t: int, metrics: dict, h: History) -> None:
+        if h.best_eval is None or metrics["mean_return"] > h.best_eval["mean_return"]:
+            self.snapshot = self.agent.snapshot()
+            h.best_step, h.best_eval = t, metrics
 
 
 def _record_episode(h, agent, t, ep_return, ep_length, truncated) -> None:
@@ -170,8 +157,9 @@ def _record_episode(h, agent, t, ep_return, ep_length, truncated) -> None:
     h.episode_epsilons.append(epsilon_of(agent, t))
 
 
-def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t, h, report) -> None:
-    """Evaluate at every multiple of ``eval_every`` passed since the last call, and at the end."""
+def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t, h, report, best) -> None:
+    """Evaluate at every multiple of ``eval_every`` passed since the last call, and at the end;
+    offer the result to ``best`` (``keep_best``) when there is one."""
     if eval_env is None:
         return
     last = h.evals[-1][0] if h.evals else 0
@@ -179,6 +167,8 @@ def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t
     if due:
         metrics = evaluate(agent, eval_env, episodes, seed=0 if seed is None else seed)
         h.evals.append((t, metrics))
+        if best is not None:
+            best.offer(t, metrics, h)
         report.message(f"eval at step {t:,}: mean return {metrics['mean_return']:.3f} "
                        f"± {metrics['mean_return_se']:.3f} over {episodes} episodes")
 
@@ -190,14 +180,16 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     for t in range(1, total_steps + 1):
         action = agent.act(obs, explore=True, **({} if mask is None else {"action_mask": mask}))
         next_obs, reward, terminated, truncated, info = _step(env, action)
+        reward = _finite_reward(reward, t)
         next_mask = _mask(info)
         loss = agent.observe(obs, action, reward, next_obs, terminated,
                              **({} if next_mask is None else {"next_action_mask": next_mask}))
         if loss is not None:
             h.loss_steps.append(t)
             h.losses.append(float(loss))
-        ep_return += float(reward)
+        ep_return += reward
         ep_length += 1
+        h.total_steps = t
         obs, mask = next_obs, next_mask  # easy to miss: the next action is chosen from next_obs
         if terminated or truncated:
             _record_episode(h, agent, t, ep_return, ep_length, truncated and not terminated)

@@ -1,5 +1,4 @@
 """The loop: what train passes to agents and envs, what it records, evaluate's metrics, progress."""
-import csv
 import io
 
 import numpy as np
@@ -10,7 +9,7 @@ from minidqn.envs.tabular_shop import TabularShop
 from minidqn.schedules import LinearSchedule
 from minidqn.tabular import TabularQAgent
 from minidqn.progress import epsilon_of
-from minidqn.train import History, evaluate, train
+from minidqn.train import evaluate, train
 
 
 class ScriptedEnv:
@@ -287,25 +286,6 @@ def test_epsilon_is_found_as_attribute_method_or_schedule():
     assert epsilon_of(Nothing(), 5) is None
 
 
-# --- history ----------------------------------------------------------------------------------
-
-def test_history_rows_and_csv(tmp_path):
-    h = train(RecordingAgent(), ScriptedEnv(), 12, eval_env=ScriptedEnv(), eval_every=4,
-              eval_episodes=2, progress=False)
-    rows = h.to_rows()
-    assert [r["step"] for r in rows] == [3, 4, 5, 8, 10, 12]
-    by_step = {r["step"]: r for r in rows}
-    assert by_step[3]["return"] == 6.0 and by_step[3]["loss"] == 2.0  # mean of the losses since the last row
-    assert by_step[4]["loss"] == 4.0 and by_step[5]["loss"] is None and by_step[8]["loss"] == 7.0
-    assert by_step[8]["eval_mean_return"] == 5.0 and by_step[4]["return"] is None
-    assert h.columns()[:7] == list(History.BASE_COLUMNS) and "eval_mean_return" in h.columns()
-    h.write_csv(tmp_path / "h.csv")
-    with open(tmp_path / "h.csv", newline="") as f:
-        table = list(csv.DictReader(f))
-    assert len(table) == 6 and table[0]["step"] == "3" and table[1]["return"] == ""
-    assert h.recent_return(2) == 5.0 and History().recent_return() is None
-
-
 def test_a_vector_env_is_refused_by_evaluate():
     class Vector:
         num_envs = 4
@@ -400,3 +380,134 @@ def test_vector_fallback_keeps_every_copys_loss_and_refuses_next_step_autoreset(
     env.metadata = {"autoreset_mode": "AutoresetMode.NEXT_STEP"}
     with pytest.raises(TypeError, match="same-step autoreset only"):
         train(RandomAgent(2), env, total_steps=3, progress=False)
+
+
+# --- keep_best, interruption, non-finite rewards ------------------------------------------------
+
+class DriftingAgent:
+    """Greedy action = its one "weight" ``w``; each observe moves ``w`` through 0, 1, 2, 1, 0, 1, ...
+    On ScriptedEnv the reward is ``action + 1``, so an evaluation's mean return tracks ``w``."""
+
+    def __init__(self):
+        self.w, self.t = 0, 0
+
+    def act(self, obs, explore=True):
+        return self.w
+
+    def observe(self, obs, action, reward, next_obs, terminated):
+        self.t += 1
+        self.w = [0, 1, 2, 1][self.t % 4]
+
+    def snapshot(self):
+        return self.w
+
+    def restore(self, w):
+        self.w = w
+
+
+def test_keep_best_ends_with_the_weights_of_the_best_evaluation():
+    agent = DriftingAgent()
+    h = train(agent, ScriptedEnv(), 13, eval_env=ScriptedEnv(), eval_every=1, eval_episodes=2,
+              keep_best=True, progress=False)
+    returns = [m["mean_return"] for _, m in h.evals]
+    assert len(returns) == 13 and max(returns) == 7.5  # w = 2: 3 per step, 2.5 steps an episode
+    assert h.best_step == 2 and h.best_eval["mean_return"] == 7.5  # the earliest of equal bests
+    assert agent.w == 2 and agent.t == 13  # weights restored; what was done is not undone
+
+
+def test_keep_best_restores_a_dqn_to_its_best_evaluation_exactly():
+    from minidqn import DQNAgent
+
+    env, eval_env = TabularShop(seed=0), TabularShop(seed=1)
+    agent = DQNAgent.for_env(env, seed=0, learning_starts=100, hidden=(16,))
+    h = train(agent, env, 1_500, seed=0, eval_env=eval_env, eval_every=300, eval_episodes=10,
+              keep_best=True, progress=False)
+    assert h.best_eval["mean_return"] == max(m["mean_return"] for _, m in h.evals)
+    again = evaluate(agent, eval_env, 10, seed=0)
+    assert again["mean_return"] == h.best_eval["mean_return"]
+    np.testing.assert_array_equal(agent.target.params, agent.snapshot()["target"])
+
+
+def test_keep_best_restores_a_q_table():
+    agent = TabularQAgent.for_env(TabularShop(seed=0), seed=0)
+    h = train(agent, TabularShop(seed=0), 2_000, eval_env=TabularShop(seed=1), eval_every=500,
+              eval_episodes=5, keep_best=True, progress=False)
+    assert h.best_step in (500, 1000, 1500, 2000)
+    snap = agent.snapshot()
+    snap[0, 0] += 1.0  # a snapshot is a copy
+    assert agent.Q[0, 0] != snap[0, 0]
+
+
+@pytest.mark.parametrize("kw, error, text", [
+    (dict(keep_best=True), ValueError, "eval_env"),
+    (dict(keep_best=1), TypeError, "keep_best"),
+])
+def test_keep_best_is_refused_without_an_eval_env_or_a_bool(kw, error, text):
+    with pytest.raises(error, match=text):
+        train(DriftingAgent(), ScriptedEnv(), 5, progress=False, **kw)
+
+
+def test_keep_best_needs_snapshot_and_restore():
+    with pytest.raises(TypeError, match="snapshot"):
+        train(MinimalAgent(), ScriptedEnv(), 5, eval_env=ScriptedEnv(), keep_best=True, progress=False)
+
+
+def test_a_dqn_snapshot_of_another_shape_is_refused():
+    from minidqn import DQNAgent
+
+    agent = DQNAgent(3, 2, hidden=(4,))
+    other = DQNAgent(3, 2, hidden=(5,)).snapshot()
+    before = agent.online.params.copy()
+    with pytest.raises(ValueError, match="snapshot\\['online'\\]"):
+        agent.restore(other)
+    with pytest.raises(TypeError, match="snapshot"):
+        agent.restore({"online": before})
+    np.testing.assert_array_equal(agent.online.params, before)
+
+
+class InterruptingEnv(ScriptedEnv):
+    """ScriptedEnv whose ``step`` raises KeyboardInterrupt (as Ctrl-C would) at a given call."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at, self.calls = at, 0
+
+    def step(self, action):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return super().step(action)
+
+
+def test_ctrl_c_returns_the_partial_history_and_says_so():
+    stream = io.StringIO()
+    agent = RecordingAgent()
+    h = train(agent, InterruptingEnv(at=9), 100, progress=stream)
+    assert h.interrupted and h.total_steps == 8
+    assert h.episode_ends == [3, 5, 8] and len(agent.observes) == 8
+    assert "interrupted at step 8 of 100" in stream.getvalue()
+
+
+def test_ctrl_c_with_keep_best_still_restores_the_best_weights():
+    agent = DriftingAgent()
+    h = train(agent, InterruptingEnv(at=8), 100, eval_env=ScriptedEnv(), eval_every=1, eval_episodes=2,
+              keep_best=True, progress=False)
+    assert h.interrupted and h.best_step == 2 and agent.w == 2
+
+
+class NaNRewardEnv(ScriptedEnv):
+    """ScriptedEnv whose 4th step returns a NaN reward."""
+
+    steps = 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        self.steps += 1
+        return obs, float("nan") if self.steps == 4 else reward, terminated, truncated, info
+
+
+def test_a_non_finite_reward_stops_training_before_the_agent_sees_it():
+    agent = RecordingAgent()
+    with pytest.raises(ValueError, match="non-finite reward nan at step 4"):
+        train(agent, NaNRewardEnv(), 10, progress=False)
+    assert len(agent.observes) == 3
