@@ -90,7 +90,8 @@ class DQNAgent:
     def epsilon(self) -> float:
         """The exploration rate at the current step."""
         eps = self.config.epsilon
-        return float(eps(self.steps)) if callable(eps) else float(eps)
+        # a schedule is checked at every step, not only at step 0: a later value of 5.0 is an error
+        return check_float(f"epsilon({self.steps})", eps(self.steps), 0.0, 1.0) if callable(eps) else eps
 
     def _encode(self, obs, name: str = "obs") -> tuple[np.ndarray, bool]:
         """Observations as a ``(n, obs_dim)`` array, and whether the input was a batch."""

@@ -102,7 +102,12 @@ def _q_update(Q, s, a, r, s_next, terminated, alpha, gamma, mask):
         target = r + gamma * float(next_q.max())
     old = float(Q[s, a])
     # = old + alpha * (target - old), written so that alpha = 0 and alpha = 1 are exact in floats
-    Q[s, a] = (1.0 - alpha) * old + alpha * target
+    new = (1.0 - alpha) * old + alpha * target
+    if not (math.isfinite(new) and math.isfinite(target - old)):  # overflow: report, write nothing
+        raise FloatingPointError(
+            f"Q-learning overflowed at Q[{s}, {a}]: reward {r}, target {target}, old value {old}; "
+            "nothing was updated. Scale the rewards down (|r| / (1 - gamma) must fit a float).")
+    Q[s, a] = new
     return target - old
 
 

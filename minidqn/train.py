@@ -55,6 +55,9 @@ def _step(env, action):
 def _finite_reward(reward, t):
     """The reward as a float; a ``ValueError`` naming the step when it is NaN or infinite (it would
     poison every mean, and a learner's values, without a word)."""
+    if np.ndim(reward) != 0:
+        raise TypeError(f"env.step returned a reward of shape {np.shape(reward)} at step {t}; "
+                        "a reward must be a scalar")
     r = float(reward)
     if not math.isfinite(r):
         raise ValueError(f"env.step returned a non-finite reward {r} at step {t}; the run stops there")

@@ -309,3 +309,12 @@ def test_load_overrides_apply_to_the_optimizer_and_cannot_change_the_network(tmp
     assert DQNAgent.load(tmp_path / "a.npz", lr=1e-5).optimizer.lr == 1e-5
     with pytest.raises(ValueError, match="activation"):
         DQNAgent.load(tmp_path / "a.npz", activation="tanh")
+
+
+def test_an_epsilon_schedule_is_checked_at_every_step_not_only_the_first():
+    agent = DQNAgent(2, 2, epsilon=lambda t: 0.5 if t < 3 else 5.0, learning_starts=100)
+    for _ in range(3):
+        agent.act(np.zeros(2))
+        agent.observe(np.zeros(2), 0, 1.0, np.zeros(2), False)
+    with pytest.raises(ValueError, match=r"epsilon\(3\) must be <= 1.0, got 5.0"):
+        agent.act(np.zeros(2))

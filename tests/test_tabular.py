@@ -348,3 +348,17 @@ def test_load_refuses_corrupt_foreign_pickled_and_other_version_files(tmp_path):
         with pytest.raises(ValueError, match=text):
             TabularQAgent.load(tmp_path / f"{name}.npz")
 
+
+
+def test_an_update_that_overflows_stops_with_an_error_and_changes_nothing():
+    agent = TabularQAgent(2, 2, alpha=0.5, gamma=0.99, seed=0)
+    agent.observe(0, 1, 1.5e308, 1, False)
+    before, visits = agent.Q.copy(), agent.visits.copy()
+    with pytest.raises(FloatingPointError, match=r"overflowed at Q\[0, 1\].*nothing was updated"):
+        agent.observe(0, 1, 1.5e308, 0, False)  # 1.5e308 + 0.99 * 7.5e307 is past the largest float
+    np.testing.assert_array_equal(agent.Q, before)
+    np.testing.assert_array_equal(agent.visits, visits)
+    Q = np.array([[0.0, 1.7e308]])
+    with pytest.raises(FloatingPointError, match="overflowed"):
+        q_update(Q, 0, 0, 1.7e308, 0, False, alpha=1.0, gamma=1.0)
+    assert Q[0, 0] == 0.0

@@ -511,3 +511,13 @@ def test_a_non_finite_reward_stops_training_before_the_agent_sees_it():
     with pytest.raises(ValueError, match="non-finite reward nan at step 4"):
         train(agent, NaNRewardEnv(), 10, progress=False)
     assert len(agent.observes) == 3
+
+
+def test_a_reward_that_is_an_array_is_refused_with_a_clear_message():
+    class ArrayRewardEnv(ScriptedEnv):
+        def step(self, action):
+            obs, reward, terminated, truncated, info = super().step(action)
+            return obs, np.array([reward]), terminated, truncated, info
+
+    with pytest.raises(TypeError, match=r"reward of shape \(1,\) at step 1; a reward must be a scalar"):
+        train(RecordingAgent(), ArrayRewardEnv(), 5, progress=False)
