@@ -20,7 +20,8 @@ from ._validate import as_generator, check_array, check_int
 
 class Batch(NamedTuple):
     """A sample of ``B`` transitions: ``obs (B, *obs_shape)``, ``actions (B,)`` int64,
-    ``rewards (B,)`` float32 (float64 in a float64 buffer), ``next_obs (B, *obs_shape)``,
+    ``rewards (B,)`` float64 (always: a reward of 1e-50 must not become 0 in float32 before the
+    agent scales it), ``next_obs (B, *obs_shape)``,
     ``terminated (B,)`` bool."""
     obs: np.ndarray
     actions: np.ndarray
@@ -47,7 +48,7 @@ class ReplayBuffer:
         self.obs = np.zeros((self.capacity, *self.obs_shape), obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
         self.actions = np.zeros(self.capacity, np.int64)
-        self.rewards = np.zeros(self.capacity, np.float64 if self.obs.dtype == np.float64 else np.float32)
+        self.rewards = np.zeros(self.capacity, np.float64)  # exact as given; a float32 would flush 1e-50 to 0
         self.terminated = np.zeros(self.capacity, bool)
         self.next_action_mask = (None if self.n_actions is None
                                  else np.ones((self.capacity, self.n_actions), bool))

@@ -318,3 +318,11 @@ def test_an_epsilon_schedule_is_checked_at_every_step_not_only_the_first():
         agent.observe(np.zeros(2), 0, 1.0, np.zeros(2), False)
     with pytest.raises(ValueError, match=r"epsilon\(3\) must be <= 1.0, got 5.0"):
         agent.act(np.zeros(2))
+
+
+def test_tiny_rewards_are_kept_exactly_and_scaled_to_order_one():
+    agent = DQNAgent(2, 2, learning_starts=4, batch_size=4, seed=0)
+    for i in range(4):
+        agent.observe(np.full(2, float(i)), i % 2, 3e-50, np.full(2, i + 1.0), False)
+    assert agent.buffer.rewards[0] == 3e-50  # float32 would have stored 0.0
+    assert agent.reward_scale == pytest.approx(1 / 3e-50)

@@ -62,7 +62,7 @@ def test_same_seed_same_samples_and_types_preserved():
         np.testing.assert_array_equal(x, y)
     assert s1.obs.shape == (6, 2, 2) and s1.obs.dtype == np.float64
     assert s1.actions.dtype == np.int64 and s1.rewards.dtype == np.float64 and s1.terminated.dtype == bool
-    assert ReplayBuffer(5, 1).rewards.dtype == np.float32  # rewards follow a float32 buffer too
+    assert ReplayBuffer(5, 1).rewards.dtype == np.float64  # rewards are kept exact in a float32 buffer too
     assert not np.array_equal(ReplayBuffer(50, 1, seed=8).rng.integers(10, size=20),
                               ReplayBuffer(50, 1, seed=7).rng.integers(10, size=20))
 
@@ -71,7 +71,7 @@ def test_batch_into_preallocated_arrays():
     buf = ReplayBuffer(10, 3)
     buf.add(*transitions(10))
     idx = np.array([3, 3, 9])
-    out = Batch(np.empty((3, 3), np.float32), np.empty(3, np.int64), np.empty(3, np.float32),
+    out = Batch(np.empty((3, 3), np.float32), np.empty(3, np.int64), np.empty(3, np.float64),
                 np.empty((3, 3), np.float32), np.empty(3, bool))
     got = buf.batch(idx, out=out)
     assert got is out
@@ -124,7 +124,7 @@ def test_a_failed_add_leaves_a_filled_buffer_exactly_as_it_was():
     buf = ReplayBuffer(5, 3, n_actions=4)
     buf.add(*transitions(3, start=1))
     before = buf.state_dict()
-    for bad in [dict(reward=1e39), dict(reward=np.nan), dict(action=7), dict(terminated=1)]:
+    for bad in [dict(reward=-np.inf), dict(reward=np.nan), dict(action=7), dict(terminated=1)]:
         args = dict(obs=np.full(3, 9.0), action=1, reward=1.0, next_obs=np.full(3, 9.0), terminated=False) | bad
         with pytest.raises((ValueError, TypeError)):
             buf.add(**args)
