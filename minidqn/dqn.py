@@ -21,10 +21,10 @@ from ._checkpoint import generator_from_json, generator_to_json, load_arrays, sa
 from ._validate import as_generator, check_array, check_float, check_int
 from .dqn_config import DQNConfig, config_from_json, config_to_json
 from ._policy import greedy_actions
-from .losses import UNCHECKED as LOSS_FUNCTIONS
+from .losses import huber, mse
 from .mlp import MLP
 from .optim import Adam, clip_grad_norm
-from .replay import Batch, ReplayBuffer
+from .replay import ReplayBuffer
 
 
 class DQNAgent:
@@ -50,11 +50,12 @@ class DQNAgent:
         self.optimizer = Adam(self.online.params, lr=cfg.lr)
         self.buffer = ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=int(buffer_seed),
                                    n_actions=self.n_actions)
-        self._loss = LOSS_FUNCTIONS[cfg.loss]
+        self._loss = {"huber": huber, "mse": mse}[cfg.loss]
+        self._rows = np.arange(cfg.batch_size)                            # row indices of a batch
+        self._dq = np.zeros((cfg.batch_size, self.n_actions), cfg.dtype)  # dL/dQ(s, .), zero but for taken actions
         self.steps = 0      # transitions observed
         self.updates = 0    # gradient steps taken
         self._since_train = 0
-        self._workspace: dict[str, np.ndarray] = {}
         self.metadata: dict = {}  # free-form, saved with the agent (e.g. the env it was trained on)
         self._reward_scale = cfg.reward_scale  # None until fixed from data (see DQNConfig)
 
@@ -192,68 +193,52 @@ class DQNAgent:
                 loss = self.train_step()
         return loss
 
-    def _buffers(self, B: int) -> tuple[Batch, np.ndarray, np.ndarray]:
-        if self._workspace.get("B") != B:
-            dt = self.config.dtype
-            self._workspace = {
-                "B": B, "rows": np.arange(B),
-                "batch": Batch(np.empty((B, self.obs_dim), dt), np.empty(B, np.int64),
-                               np.empty(B, self.buffer.rewards.dtype),
-                               np.empty((B, self.obs_dim), dt), np.empty(B, bool)),
-                "grad_q": np.zeros((B, self.n_actions), dt)}
-        ws = self._workspace
-        return ws["batch"], ws["rows"], ws["grad_q"]
-
-    def td_targets(self, rewards, next_obs, terminated, next_action_mask=None) -> np.ndarray:
-        """``y = r + gamma * Q_target(s', a*)`` with ``y = r`` where terminated; shape ``(B,)``.
-
-        ``a*`` is chosen by the online net (Double DQN) or the target net, among allowed actions.
-        Inputs: ``rewards (B,)``, ``next_obs (B, obs_dim)`` (encoded), ``terminated (B,)`` bool,
-        ``next_action_mask (B, n_actions)`` bool or ``None``.
-        """
-        B = next_obs.shape[0]
-        if np.shape(rewards) != (B,) or np.shape(terminated) != (B,):
-            raise ValueError(f"rewards and terminated must have shape ({B},), got {np.shape(rewards)} "
-                             f"and {np.shape(terminated)}: (B, 1) against (B,) would broadcast to (B, B)")
-        q_next_target = self.target._predict(next_obs)                   # (B, A), no gradient
-        chooser = self.online._predict(next_obs) if self.config.double else q_next_target
-        if next_action_mask is not None:
-            chooser = np.where(next_action_mask, chooser, -np.inf)
-        best = np.argmax(chooser, axis=1)
-        next_q = q_next_target[np.arange(best.size), best]
-        # Mask before adding: 0 * Q(s') would still be NaN if Q(s') were -inf or NaN.
-        next_q = np.where(terminated, 0.0, next_q)
-        return (rewards + self.config.gamma * next_q).astype(self.config.dtype, copy=False)
-
     def train_step(self) -> float:
-        """One vectorized update on a sampled batch; returns the loss before the update."""
-        cfg = self.config
-        B = cfg.batch_size
-        batch, rows, grad_q = self._buffers(B)
-        idx = self.buffer.sample_indices(B)
-        obs, actions, rewards, next_obs, terminated = self.buffer.batch(idx, out=batch)
-        mask = None if self.buffer.next_action_mask is None else self.buffer.next_action_mask[idx]
-        if mask is not None and mask.all():
-            mask = None
+        """One vectorized Double-DQN update on a sampled batch; returns the loss before the update.
+
+        The whole algorithm, top to bottom: sample ``B`` transitions, the target
+        ``y = r + gamma * Q_target(s', argmax_a' Q_online(s', a'))`` (``y = r`` where terminated),
+        the loss between ``y`` and ``Q_online(s, a)`` of the taken actions, backward, clip, Adam,
+        and the target network's sync. ``tests/test_dqn.py`` checks it against the same update
+        written one transition at a time.
+        """
+        cfg, buf, rows = self.config, self.buffer, self._rows
+        idx = buf.sample_indices(cfg.batch_size)                           # (B,), uniform, with replacement
+        obs, act, rew, next_obs, done = buf.batch(idx)                     # (B, d) (B,) (B,) (B, d) (B,)
+        next_mask = buf.next_action_mask[idx]                              # (B, A): a' allowed in s'
         if self._reward_scale is None:
             self._fix_reward_scale()
-        y = self.td_targets(rewards * self.reward_scale, next_obs, terminated, mask)
 
-        # The underscore paths skip input checks: the buffer checked this data when storing it.
-        q = self.online._forward(obs)                                     # (B, A)
-        loss, dq = self._loss(q[rows, actions], y)                        # both (B,)
+        # The target. The target net only evaluates; it is never trained (no backward through it).
+        next_q_target = self.target.predict(next_obs)                       # (B, A)
+        # Double DQN: the online net chooses a', the target net values it (plain DQN: target does both).
+        chooser = self.online.predict(next_obs) if cfg.double else next_q_target
+        next_a = np.where(next_mask, chooser, -np.inf).argmax(axis=1)      # (B,), allowed actions only
+        next_q = next_q_target[rows, next_a]                                # (B,)
+        # No bootstrap from a terminal state (a time-limit cut was stored as not terminated).
+        # np.where, not (1 - done) * next_q: 0 * inf would be NaN.
+        td_target = rew * self.reward_scale + cfg.gamma * np.where(done, 0.0, next_q)  # (B,)
+
+        # The loss, and its gradient through Q(s, a) of the taken actions only.
+        q = self.online.forward(obs)                                        # (B, A), kept for backward
+        loss, dq_taken = self._loss(q[rows, act], td_target.astype(q.dtype))  # (B,) and (B,): never (B, 1)
         if not np.isfinite(loss):
             raise self._divergence(loss, norm=None)
-        grad_q[rows, actions] = dq        # only the taken actions' outputs receive gradient
-        self.online._backward(grad_q, input_grad=False)
-        grad_q[rows, actions] = 0.0       # keep the buffer all-zero for the next step
-        grads = self.online.grads
-        norm = clip_grad_norm(grads, cfg.max_grad_norm) if cfg.max_grad_norm else np.sqrt(grads @ grads)
+        dq = self._dq                                                       # (B, A), all zero
+        dq[rows, act] = dq_taken                                            # other actions: no gradient
+        self.online.backward(dq, input_grad=False)
+        dq[rows, act] = 0.0                                                 # all zero again for next time
+        norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm or np.inf)
         if not np.isfinite(norm):
             raise self._divergence(loss, norm)
         self.optimizer.step(self.online.grads)
         self.updates += 1
-        self._update_target()
+
+        # The target network follows: Polyak averaging every update, or a hard copy now and then.
+        if cfg.tau is not None:
+            self.target.params += cfg.tau * (self.online.params - self.target.params)
+        elif self.updates % cfg.target_update == 0:
+            self.target.params[:] = self.online.params
         return loss
 
     def _divergence(self, loss, norm) -> FloatingPointError:
@@ -263,14 +248,6 @@ class DQNAgent:
             f"gradient norm={norm}; nothing was updated. Try a smaller lr (now {cfg.lr}), a "
             f"reward_scale that brings rewards near [-1, 1] (now {self.reward_scale}), "
             f"max_grad_norm (now {cfg.max_grad_norm}) or loss='huber' (now {cfg.loss!r}).")
-
-    def _update_target(self) -> None:
-        tau = self.config.tau
-        if tau is not None:  # Polyak: target <- tau * online + (1 - tau) * target
-            self.target.params *= 1.0 - tau
-            self.target.params += tau * self.online.params
-        elif self.updates % self.config.target_update == 0:
-            self.target.params[:] = self.online.params
 
     # ------------------------------------------------------------------ snapshots and checkpoints
     def snapshot(self) -> dict:

@@ -3,7 +3,8 @@
 Both take ``pred`` and ``target`` of the same shape (``(batch,)`` in a DQN step), average over
 every element and return ``(loss, grad_pred)`` with ``grad_pred = dloss/dpred`` (same shape).
 Shapes must match exactly: ``(B, 1)`` against ``(B,)`` would broadcast to ``(B, B)`` and silently
-train on the wrong pairs, so it is refused.
+train on the wrong pairs, so it is refused. A NaN or infinity in gives a NaN or infinite loss out,
+not an error: there it means the learner diverged, and the caller (DQN's train step) says so.
 """
 from __future__ import annotations
 
@@ -12,27 +13,26 @@ import numpy as np
 from ._validate import check_array, check_float
 
 
-def _check_pair(pred, target):
-    pred = check_array("pred", pred)
-    target = check_array("target", target)
-    if not np.issubdtype(pred.dtype, np.floating):
-        pred = pred.astype(np.float64)
-    if not np.issubdtype(target.dtype, np.floating):
-        target = target.astype(pred.dtype)
-    if pred.shape != target.shape:
-        raise ValueError(f"pred and target must have the same shape, got pred {pred.shape} and "
-                         f"target {target.shape} (they would broadcast, not pair up)")
-    if pred.size == 0:
-        raise ValueError("pred and target are empty: there is no loss to average")
+def _pair(pred, target) -> tuple[np.ndarray, np.ndarray]:
+    """``pred`` and ``target`` as float arrays of one shape. Two float ndarrays of the same shape
+    (the train step's case) pass as they are; anything else is converted and checked."""
+    if not (type(pred) is np.ndarray and type(target) is np.ndarray and pred.dtype.kind == "f"
+            and target.dtype.kind == "f" and pred.shape == target.shape and pred.size):
+        pred = check_array("pred", pred, finite=False)
+        target = check_array("target", target, finite=False)
+        if pred.dtype.kind != "f":
+            pred = pred.astype(np.float64)
+        if pred.shape != target.shape:
+            raise ValueError(f"pred and target must have the same shape, got pred {pred.shape} and "
+                             f"target {target.shape} (they would broadcast, not pair up)")
+        if pred.size == 0:
+            raise ValueError("pred and target are empty: there is no loss to average")
     return pred, target
 
 
 def mse(pred, target) -> tuple[float, np.ndarray]:
     """Mean squared error ``L = mean((pred - target)**2)``; ``dL/dpred = 2 (pred - target) / N``."""
-    return _mse(*_check_pair(pred, target))
-
-
-def _mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+    pred, target = _pair(pred, target)
     diff = pred - target
     return float(np.mean(diff * diff)), diff * (2.0 / diff.size)
 
@@ -45,11 +45,9 @@ def huber(pred, target, delta: float = 1.0) -> tuple[float, np.ndarray]:
     (``beta = 1``) and ``HuberLoss(delta=1)``: quadratic near zero, linear (bounded gradient) in
     the tails, so one surprising reward cannot blow up a step.
     """
-    delta = check_float("delta", delta, low=0.0, low_open=True)
-    return _huber(*_check_pair(pred, target), delta)
-
-
-def _huber(pred: np.ndarray, target: np.ndarray, delta: float = 1.0) -> tuple[float, np.ndarray]:
+    if delta != 1.0:
+        delta = check_float("delta", delta, low=0.0, low_open=True)
+    pred, target = _pair(pred, target)
     diff = pred - target
     abs_diff = np.abs(diff)
     quadratic = np.minimum(abs_diff, delta)
@@ -57,8 +55,3 @@ def _huber(pred: np.ndarray, target: np.ndarray, delta: float = 1.0) -> tuple[fl
     loss = 0.5 * quadratic * quadratic + delta * (abs_diff - quadratic)
     grad = np.clip(diff, -delta, delta) / diff.size
     return float(np.mean(loss)), grad.astype(diff.dtype, copy=False)
-
-
-# Unchecked versions for the train step, whose inputs the library computed itself: a NaN there
-# is a divergence for the caller to report, not bad input.
-UNCHECKED = {"mse": _mse, "huber": _huber}

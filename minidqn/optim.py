@@ -52,10 +52,11 @@ class Adam(_Optimizer):
         v = b2 v + (1 - b2) g**2       v_hat = v / (1 - b2**t)
         params -= lr * m_hat / (sqrt(v_hat) + eps)
 
-    the same update as ``torch.optim.Adam`` without weight decay or amsgrad. ``v`` is floored at
-    1e-30 (its square root, 1e-15, is far below ``eps``, so no update changes): a parameter whose
-    gradient stays zero (a dead ReLU unit) would otherwise decay ``v`` into the subnormal range,
-    where x86 arithmetic is tens of times slower.
+    the same update as ``torch.optim.Adam`` without weight decay or amsgrad. One thing is added:
+    ``g**2`` is taken as ``g**2 + 1e-30``, so ``v`` never falls below 1e-30 (its square root,
+    1e-15, is far below ``eps``, so no update changes): a parameter whose gradient stays zero (a
+    dead ReLU unit) would otherwise decay ``v`` into the subnormal range, where x86 arithmetic is
+    tens of times slower.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
@@ -70,24 +71,24 @@ class Adam(_Optimizer):
         self.t = 0
 
     def step(self, grads) -> None:
+        """One update with gradient ``grads`` (shape of ``params``), in place, in the docstring's
+        order; ``tmp`` is one preallocated scratch vector, so a step allocates nothing."""
         g = self._check_grads(grads)
         b1, b2 = self.betas
+        m, v, tmp = self.m, self.v, self._scratch
         self.t += 1
-        tmp = self._scratch
-        np.subtract(g, self.m, out=tmp)          # m += (1 - b1)(g - m)
-        tmp *= 1.0 - b1
-        self.m += tmp
-        np.multiply(g, g, out=tmp)               # v += (1 - b2)(g^2 - v)
-        tmp -= self.v
+        m *= b1                                     # m = b1 m + (1 - b1) g
+        m += np.multiply(g, 1.0 - b1, out=tmp)
+        v *= b2                                     # v = b2 v + (1 - b2) (g**2 + 1e-30)
+        np.multiply(g, g, out=tmp)
+        tmp += _V_FLOOR
         tmp *= 1.0 - b2
-        self.v += tmp
-        np.maximum(self.v, _V_FLOOR, out=self.v)
-        # lr m_hat / (sqrt(v_hat) + eps)  ==  (lr sqrt(bc2) / bc1) m / (sqrt(v) + eps sqrt(bc2))
-        root_bc2 = np.sqrt(1.0 - b2 ** self.t)
-        np.sqrt(self.v, out=tmp)
-        tmp += self.eps * root_bc2
-        np.divide(self.m, tmp, out=tmp)
-        tmp *= self.lr * root_bc2 / (1.0 - b1 ** self.t)
+        v += tmp
+        np.sqrt(v, out=tmp)                         # sqrt(v_hat) + eps
+        tmp *= 1.0 / np.sqrt(1.0 - b2 ** self.t)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)                  # lr * m_hat / (sqrt(v_hat) + eps)
+        tmp *= self.lr / (1.0 - b1 ** self.t)
         self.params -= tmp
 
     def state_dict(self) -> dict:
@@ -156,9 +157,10 @@ def clip_grad_norm(grads: np.ndarray, max_norm: float) -> float:
     """Scale ``grads`` in place so its global L2 norm is at most ``max_norm``.
 
     Returns the norm before clipping (``inf``/``nan`` when the gradients are not finite, in which
-    case nothing is scaled: the caller should stop, not step).
+    case nothing is scaled: the caller should stop, not step). ``max_norm=inf`` only measures.
     """
-    max_norm = check_float("max_norm", max_norm, low=0.0, low_open=True)
+    if max_norm != np.inf:
+        max_norm = check_float("max_norm", max_norm, low=0.0, low_open=True)
     if not isinstance(grads, np.ndarray) or not np.issubdtype(grads.dtype, np.floating):
         raise TypeError(f"grads must be a floating-point numpy array, got {type(grads).__name__}")
     flat = grads.reshape(-1)

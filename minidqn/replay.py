@@ -119,14 +119,10 @@ class ReplayBuffer:
                                "transitions; add more first (see learning_starts)")
         return self.rng.integers(0, self.size, size=batch_size)
 
-    def batch(self, idx: np.ndarray, out: Batch | None = None) -> Batch:
-        """The transitions at ``idx``; written into ``out`` (arrays of the right shapes) when given."""
-        if out is None:
-            return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
-                         self.terminated[idx])
-        for src, dst in zip((self.obs, self.actions, self.rewards, self.next_obs, self.terminated), out):
-            np.take(src, idx, axis=0, out=dst)
-        return out
+    def batch(self, idx: np.ndarray) -> Batch:
+        """The transitions at ``idx`` (indices from :meth:`sample_indices`), as new arrays."""
+        return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx],
+                     self.terminated[idx])
 
     def sample(self, batch_size: int) -> Batch:
         """A ``Batch`` of ``batch_size`` transitions drawn uniformly from what is stored."""

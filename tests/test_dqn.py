@@ -116,18 +116,44 @@ def test_a_terminal_next_state_may_allow_no_action():
         agent.observe(np.ones(2), 0, 1.0, np.ones(2), False, next_action_mask=np.zeros(2, bool))
 
 
+def targets_of_a_train_step(agent, r, s_next, term, mask=None):
+    """The ``td_target`` a real ``train_step`` computes for each of the ``n`` transitions given,
+    stored 30 times over so that a batch of 64 samples each (the loss is spied on; the sampled
+    indices are drawn again to undo the order)."""
+    n, copies = len(r), 30
+    tile = (lambda x: None if x is None else np.concatenate([x] * copies))
+    agent.observe(np.zeros((n * copies, 2)), np.zeros(n * copies, np.int64), tile(r), tile(s_next), tile(term),
+                  next_action_mask=tile(mask))
+    state = agent.buffer.rng.bit_generator.state
+    idx = agent.buffer.sample_indices(agent.config.batch_size)
+    agent.buffer.rng.bit_generator.state = state
+    seen = []
+    loss = agent._loss
+    agent._loss = lambda pred, target: seen.append(target.copy()) or loss(pred, target)
+    agent.train_step()
+    out = np.full(n, np.nan)
+    out[idx % n] = seen[0]
+    assert not np.isnan(out).any(), "every transition must have been sampled"
+    np.testing.assert_array_equal(seen[0], out[idx % n])  # copies of one transition, one target
+    return out
+
+
 def test_double_and_plain_targets_by_hand():
     r = np.array([1.0, 1.0, 1.0])
     s_next = np.array([[1.0, 2.0], [3.0, 0.5], [3.0, 0.5]])
     term = np.array([False, False, True])
+    kw = dict(batch_size=64, learning_starts=10 ** 9, reward_scale=1.0, seed=0)
     # s'=(1,2): online picks a=1, target says Q_t(s',1)=10 -> y = 1 + 0.5*10 = 6
     # s'=(3,.5): online picks a=0, target Q_t(s',0)=10 -> 6; terminal -> 1
-    np.testing.assert_allclose(linear_agent(double=True).td_targets(r, s_next, term), [6.0, 6.0, 1.0])
+    np.testing.assert_allclose(targets_of_a_train_step(linear_agent(double=True, **kw), r, s_next, term),
+                               [6.0, 6.0, 1.0])
     # plain DQN: max_a Q_t(s') = max(40, 10) = 40 -> 21; max(10, 30) = 30 -> 16; terminal -> 1
-    np.testing.assert_allclose(linear_agent(double=False).td_targets(r, s_next, term), [21.0, 16.0, 1.0])
+    np.testing.assert_allclose(targets_of_a_train_step(linear_agent(double=False, **kw), r, s_next, term),
+                               [21.0, 16.0, 1.0])
     # a mask that forbids the argmax changes the choice: only a=1 allowed for the first row
     mask = np.array([[False, True], [False, True], [False, False]])
-    np.testing.assert_allclose(linear_agent(double=False).td_targets(r, s_next, term, mask), [6.0, 16.0, 1.0])
+    np.testing.assert_allclose(targets_of_a_train_step(linear_agent(double=False, **kw), r, s_next, term, mask),
+                               [6.0, 16.0, 1.0])
 
 
 def test_acting_respects_masks_and_breaks_ties_at_random():
@@ -226,7 +252,7 @@ def test_divergence_is_reported_and_nothing_is_updated():
 def test_a_finite_loss_with_an_infinite_gradient_is_a_divergence_too(monkeypatch):
     agent = filled_agent(max_grad_norm=None)
     before = agent.online.params.copy()
-    monkeypatch.setattr(agent.online, "_backward", lambda grad_out, input_grad=True: agent.online.grads.fill(np.inf))
+    monkeypatch.setattr(agent.online, "backward", lambda grad_out, input_grad=True: agent.online.grads.fill(np.inf))
     with pytest.raises(FloatingPointError, match="gradient norm=inf"):
         agent.train_step()
     assert agent.optimizer.t == 0

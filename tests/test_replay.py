@@ -67,16 +67,13 @@ def test_same_seed_same_samples_and_types_preserved():
                               ReplayBuffer(50, 1, seed=7).rng.integers(10, size=20))
 
 
-def test_batch_into_preallocated_arrays():
+def test_batch_gathers_the_transitions_at_the_given_indices():
     buf = ReplayBuffer(10, 3)
     buf.add(*transitions(10))
     idx = np.array([3, 3, 9])
-    out = Batch(np.empty((3, 3), np.float32), np.empty(3, np.int64), np.empty(3, np.float64),
-                np.empty((3, 3), np.float32), np.empty(3, bool))
-    got = buf.batch(idx, out=out)
-    assert got is out
-    for x, y in zip(out, buf.batch(idx)):
-        np.testing.assert_array_equal(x, y)
+    got = buf.batch(idx)
+    for name, x in zip(got._fields, got):
+        np.testing.assert_array_equal(x, getattr(buf, name)[idx])
 
 
 def test_next_action_masks_default_to_all_allowed():
