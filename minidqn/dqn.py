@@ -51,8 +51,7 @@ class DQNAgent:
         self.buffer = ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=int(buffer_seed),
                                    n_actions=self.n_actions)
         self._loss = {"huber": huber, "mse": mse}[cfg.loss]
-        self._rows = np.arange(cfg.batch_size)                            # row indices of a batch
-        self._dq = np.zeros((cfg.batch_size, self.n_actions), cfg.dtype)  # dL/dQ(s, .), zero but for taken actions
+        self._rows = np.arange(cfg.batch_size)  # row indices of a batch, for q[rows, actions]
         self.steps = 0      # transitions observed
         self.updates = 0    # gradient steps taken
         self._since_train = 0
@@ -224,10 +223,9 @@ class DQNAgent:
         loss, dq_taken = self._loss(q[rows, act], td_target.astype(q.dtype))  # (B,) and (B,): never (B, 1)
         if not np.isfinite(loss):
             raise self._divergence(loss, norm=None)
-        dq = self._dq                                                       # (B, A), all zero
+        dq = np.zeros_like(q)                                               # (B, A)
         dq[rows, act] = dq_taken                                            # other actions: no gradient
         self.online.backward(dq, input_grad=False)
-        dq[rows, act] = 0.0                                                 # all zero again for next time
         norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm or np.inf)
         if not np.isfinite(norm):
             raise self._divergence(loss, norm)

@@ -41,3 +41,11 @@ def assert_grad_close(analytic, numeric, rtol: float = 1e-6, atol: float = 1e-8,
     assert np.all(err <= bound), (
         f"{what}: gradient mismatch at flat index {worst}: analytic {analytic.reshape(-1)[worst]!r}, "
         f"numeric {numeric.reshape(-1)[worst]!r}")
+
+
+def random_mdp(seed, n_states=4, n_actions=3, end=0.1):
+    """A finite model: ``P`` with every row leaking ``end`` (so gamma=1 is proper too), ``R``
+    uniform in [-1, 1]."""
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(n_states), size=(n_states, n_actions)) * (1 - end)
+    return P, rng.uniform(-1, 1, size=(n_states, n_actions))
