@@ -120,12 +120,18 @@ def exact_share(agent, env) -> tuple[float, float]:
 def load_agent(path):
     """``(agent, env name, agent name)`` from a file written by ``minidqn train``/``demo``."""
     from ._checkpoint import checkpoint_kind
-    kind = checkpoint_kind(path)
+    # A damaged file can surface as other errors than ValueError from the zip and npy readers
+    # (a bad compression method, a header claiming terabytes): say plainly which file it is.
+    damaged = (MemoryError, NotImplementedError, EOFError, KeyError, OverflowError)
+    try:
+        kind = checkpoint_kind(path)
+    except damaged as e:
+        raise ValueError(f"{str(path)!r} is not a readable checkpoint: {type(e).__name__}: {e}") from None
     if kind not in ("DQNAgent", "TabularQAgent"):
         raise ValueError(f"{str(path)!r} holds a {kind!r}, not an agent")
     try:
         agent = (DQNAgent if kind == "DQNAgent" else TabularQAgent).load(path)
-    except (MemoryError, NotImplementedError, EOFError, KeyError) as e:  # a damaged file, said plainly
+    except damaged as e:
         raise ValueError(f"{str(path)!r} could not be read as a {kind}: {type(e).__name__}: {e}") from None
     metadata = agent.metadata if isinstance(agent.metadata, dict) else {}
     env_name = metadata.get("env")

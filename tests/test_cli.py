@@ -293,3 +293,15 @@ def test_recommend_on_pricing_speaks_of_seasons_and_prices_and_explains_the_attr
     assert code == 0 and out.startswith("season #7") and "shopper" not in out
     assert "1. price " in out and "sum of all attributions=" in out
     assert "not a decomposition of the advantage" in " ".join(out.split())
+
+
+def test_a_damaged_checkpoint_is_refused_with_its_name_not_a_traceback(tmp_path):
+    from minidqn.tabular import TabularQAgent
+    path = tmp_path / "agent.npz"
+    TabularQAgent(12, 5).save(path, metadata={"env": "tabular-shop"})
+    data = bytearray(path.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")  # the last member's entry in the zip's central directory
+    data[entry + 10] = 99              # its compression method: one zipfile does not know
+    path.write_bytes(bytes(data))
+    for command in ("evaluate", "recommend"):
+        refused(cli(command, "--load", path), str(path))
