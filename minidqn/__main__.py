@@ -1,19 +1,28 @@
 """The command line: ``python -m minidqn {demo,train,evaluate,compare,recommend} ...``.
 
 Each subcommand is a thin shell over ``experiments.py`` (the recipes) and ``train.py`` (the loop);
-``--help`` on any of them lists its options. Errors in arguments exit with status 2 and a message.
+``--help`` on any of them lists its options and defaults. A user's mistake (an argument, a path,
+a file, an agent that does not fit the env) exits with status 2 and one line naming it, before
+any training starts where it can be known then; never with a traceback. Ctrl-C during ``train``
+keeps what was learned (see ``cmd_train``) and exits 130; output into a closed pipe exits
+quietly with 141 (128 + SIGPIPE, as a shell reports a process the pipe killed).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import textwrap
 
 from . import __version__
 from . import experiments as ex
 from . import report
 from ._blas import limit_blas_threads
 from .train import evaluate, train
+
+# Which agent each hyperparameter flag applies to (the others apply to both learners).
+AGENT_FLAGS = {"lr": "dqn", "hidden": "dqn", "batch_size": "dqn", "alpha": "q"}
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -35,6 +44,29 @@ def _hidden(text: str) -> tuple:
     return sizes
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, except that indented blocks (the recipe table) keep their lines."""
+
+    def _fill_text(self, text, width, indent):
+        fill = super()._fill_text  # not inside the generator below: super() needs the method's frame
+        return "\n\n".join("\n".join(indent + line for line in b.splitlines()) if b.startswith("  ")
+                           else fill(b, width, indent) for b in text.split("\n\n"))
+
+
+def _recipes_epilog() -> str:
+    rows = []
+    for (env, agent), r in ex.RECIPES.items():
+        settings = ", ".join(f"{k}={v!r}" for k, v in r.hyperparameters.items()) or "the agent's defaults"
+        envs = f", {r.num_envs} shoppers in parallel" if r.num_envs > 1 else ""
+        rows.append(f"  {env + '/' + agent:<17} {r.steps:>8,} steps{envs}")
+        rows += textwrap.wrap(settings, 78, initial_indent=" " * 21, subsequent_indent=" " * 23)
+    flags = "; ".join(f"--agent {a} ({ex.TITLES[a]}): "
+                      + ", ".join(f"--{f.replace('_', '-')}" for f, who in AGENT_FLAGS.items() if who == a)
+                      for a in ex.LEARNERS)
+    return ("Recipes (the defaults of --steps, --num-envs and the hyperparameters, by --env/--agent):"
+            "\n\n" + "\n".join(rows) + f"\n\nFlags for one learner only: {flags}; --gamma applies to both.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minidqn", description="Deep Q-learning for e-commerce recommendation, on NumPy alone.",
@@ -49,46 +81,64 @@ def build_parser() -> argparse.ArgumentParser:
                                       "the learning curves.")
     demo.add_argument("--out", default="minidqn-demo", help="folder for the agent, curves and plot (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
-    demo.add_argument("--quick", action="store_true", help="tiny budgets: checks the pieces run, learns little")
+    demo.add_argument("--quick", action="store_true", help="budgets cut 20-fold: checks the pieces run, too "
+                                                           "small for the agents to learn")
     demo.add_argument("--episodes", type=_positive_int, default=500, help="fresh shoppers per evaluation (default: %(default)s)")
 
-    tr = sub.add_parser("train", help="train one agent on one env", description="Train an agent and optionally "
-                        "save it, log its learning curve as CSV and plot it.")
-    tr.add_argument("--env", choices=ex.ENVS, default="shop")
-    tr.add_argument("--agent", choices=ex.LEARNERS, default="dqn")
-    tr.add_argument("--steps", type=_positive_int, help="env steps (default: the recipe's)")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--num-envs", type=_positive_int, help="shoppers in parallel, shop only (default: the recipe's)")
+    tr = sub.add_parser("train", help="train one agent on one env", formatter_class=_Formatter,
+                        description="Train an agent and optionally save it, log its learning curve as CSV "
+                                    "and plot it. Output paths are checked before training starts; Ctrl-C "
+                                    "stops early and still writes --save and --log with what was learned.",
+                        epilog=_recipes_epilog())
+    tr.add_argument("--env", choices=ex.ENVS, default="shop", help="default: %(default)s")
+    tr.add_argument("--agent", choices=ex.LEARNERS, default="dqn",
+                    help="q: Q-learning (tabular-shop and pricing only), dqn: deep Q-network (default: %(default)s)")
+    tr.add_argument("--steps", type=_positive_int, help="env steps (default: the recipe's, listed below)")
+    tr.add_argument("--seed", type=int, default=0, help="seed of the env and the agent (default: %(default)s)")
+    tr.add_argument("--num-envs", type=_positive_int,
+                    help="shoppers in parallel, --env shop only (default: the recipe's, listed below)")
     tr.add_argument("--save", metavar="PATH", help="write the trained agent here (.npz)")
     tr.add_argument("--log", metavar="CSV", help="write the learning curve here")
     tr.add_argument("--plot", metavar="PNG", help="plot the learning curve here (needs matplotlib)")
-    tr.add_argument("--eval-every", type=_positive_int, help="evaluate on fresh episodes every N steps")
+    tr.add_argument("--eval-every", type=_positive_int,
+                    help="evaluate on fresh episodes every N steps (default: only at the end)")
     tr.add_argument("--no-progress", action="store_true", help="no progress line")
-    hp = tr.add_argument_group("hyperparameters (default: the recipe's)")
-    hp.add_argument("--lr", type=float, help="DQN: Adam's learning rate")
-    hp.add_argument("--gamma", type=float, help="discount factor in [0, 1]")
-    hp.add_argument("--hidden", type=_hidden, help="DQN: hidden widths, e.g. 64,64")
-    hp.add_argument("--batch-size", type=_positive_int, help="DQN: transitions per update")
-    hp.add_argument("--alpha", type=float, help="Q-learning: constant step size")
+    hp = tr.add_argument_group("hyperparameters (default: the recipe's, listed below)")
+    hp.add_argument("--gamma", type=float, help="discount factor in [0, 1] (both learners)")
+    hp.add_argument("--lr", type=float, help="DQN only: Adam's learning rate")
+    hp.add_argument("--hidden", type=_hidden, help="DQN only: hidden widths, e.g. 64,64")
+    hp.add_argument("--batch-size", type=_positive_int, help="DQN only: transitions per update")
+    hp.add_argument("--alpha", type=float, help="Q-learning only: constant step size")
 
-    ev = sub.add_parser("evaluate", help="evaluate a saved agent on fresh episodes")
+    ev = sub.add_parser("evaluate", help="evaluate a saved agent on fresh episodes",
+                        description="Run a saved agent greedily (no exploration, no learning) on fresh "
+                                    "episodes of the env it was trained on, and print the mean return, "
+                                    "revenue, session length, click and conversion rates with their "
+                                    "standard errors.")
     ev.add_argument("--load", required=True, metavar="PATH", help="an agent saved by train or demo")
-    ev.add_argument("--episodes", type=_positive_int, default=200)
-    ev.add_argument("--seed", type=int, default=12345, help="seed of the evaluation shoppers")
+    ev.add_argument("--episodes", type=_positive_int, default=200, help="default: %(default)s")
+    ev.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes (default: %(default)s)")
 
-    cp = sub.add_parser("compare", help="agents side by side on fresh episodes, one table")
-    cp.add_argument("--env", choices=ex.ENVS, default="shop")
+    cp = sub.add_parser("compare", help="agents side by side on fresh episodes, one table",
+                        description="Baselines and saved agents on the same fresh episodes of one env, one "
+                                    "row each (mean ± standard error). Saved agents are labelled by their "
+                                    "file name, with as much of the path as tells two files apart.")
+    cp.add_argument("--env", choices=ex.ENVS, default="shop", help="default: %(default)s")
     cp.add_argument("--agents", default="random,popularity,greedy",
                     help=f"comma-separated baselines from {ex.BASELINES} (default: %(default)s)")
-    cp.add_argument("--load", nargs="*", default=[], metavar="PATH", help="saved agents to add")
-    cp.add_argument("--episodes", type=_positive_int, default=200)
-    cp.add_argument("--seed", type=int, default=12345)
+    cp.add_argument("--load", nargs="*", default=[], metavar="PATH", help="saved agents to add, one row per file")
+    cp.add_argument("--episodes", type=_positive_int, default=200, help="default: %(default)s")
+    cp.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes (default: %(default)s)")
 
-    rc = sub.add_parser("recommend", help="a sample shopper's visit with the agent's ranked top-k")
-    rc.add_argument("--load", required=True, metavar="PATH")
-    rc.add_argument("--k", type=_positive_int, default=5, help="products to rank (default: %(default)s)")
-    rc.add_argument("--seed", type=int, default=7, help="which shopper (default: %(default)s)")
-    rc.add_argument("--steps", type=_positive_int, default=5, help="steps of the visit to show")
+    rc = sub.add_parser("recommend", help="a sample episode with the agent's ranked top-k",
+                        description="Follow one episode (a shopper's visit, a pricing season) with a saved "
+                                    "agent: at each step its top-k actions by Q-value and what happened to "
+                                    "the one taken. --explain adds, for the first step, each action's "
+                                    "advantage and, for a DQN, the input features that raise its Q-value.")
+    rc.add_argument("--load", required=True, metavar="PATH", help="an agent saved by train or demo")
+    rc.add_argument("--k", type=_positive_int, default=5, help="actions to rank (default: %(default)s)")
+    rc.add_argument("--seed", type=int, default=7, help="which episode (default: %(default)s)")
+    rc.add_argument("--steps", type=_positive_int, default=5, help="steps of the episode to show (default: %(default)s)")
     rc.add_argument("--explain", action="store_true", help="say which features drive each Q-value")
     return parser
 
@@ -98,51 +148,177 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     limit_blas_threads(1)  # small matrices: threads only cost (see _blas.py)
     try:
-        return {"demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare,
+        code = {"demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare,
                 "recommend": cmd_recommend}[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
-        parser.exit(2, f"minidqn {args.command}: error: {e}\n")
+        sys.stdout.flush()  # here, not at exit, where a closed pipe would be reported as an error
+        return code
+    except BrokenPipeError:  # before OSError: the reader went away (`| head`), nothing to report
+        _quiet_stdout()
+        return 141
+    except KeyboardInterrupt:
+        _say(f"minidqn {args.command}: interrupted")
+        return 130
+    except (ValueError, TypeError, OSError, ImportError) as e:
+        parser.exit(2, f"minidqn {args.command}: error: {_message(e)}\n")
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, OSError) and e.strerror and e.filename:  # not "[Errno 21] ..."
+        return f"{e.filename}: {e.strerror}"
+    return str(e)
+
+
+def _say(text: str) -> None:
+    """A line on stderr, for what happened outside the normal output."""
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+def _quiet_stdout() -> None:
+    # Python flushes stdout again at exit, and would print a BrokenPipeError there: point the
+    # descriptor at /dev/null so that last flush goes nowhere.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+# ---------------------------------------------------------------------------------- checks
+def check_output_path(flag: str, path: str) -> None:
+    """Refuse, before any work, a path a file cannot be written to: a folder, a missing folder,
+    one without write permission. ``ValueError`` naming the flag and the path."""
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: is a folder, expected a file path in it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        missing = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise ValueError(f"{flag} {path}: {folder} {missing}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: no permission to write in {folder}")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise ValueError(f"{flag} {path}: the file exists and is not writable")
+
+
+def check_outputs(outputs: dict) -> None:
+    """``check_output_path`` for each ``flag -> path`` given, and no path named twice."""
+    seen = {}
+    for flag, path in outputs.items():
+        if path is None:
+            continue
+        check_output_path(flag, path)
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {flag} both name {path}; one file would overwrite the other")
+        seen[key] = flag
+
+
+def _hyperparameters(args) -> dict:
+    """The hyperparameter flags given, refused when they do not apply to ``--agent``."""
+    given = {k: getattr(args, k) for k in ("lr", "gamma", "hidden", "batch_size", "alpha")
+             if getattr(args, k) is not None}
+    wrong = [k for k in given if AGENT_FLAGS.get(k, args.agent) != args.agent]
+    if wrong:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in wrong)
+        applies = "; ".join(f"--agent {a} ({ex.TITLES[a]}) takes "
+                            + ", ".join(f"--{f.replace('_', '-')}" for f, who in AGENT_FLAGS.items() if who == a)
+                            for a in ex.LEARNERS)
+        raise ValueError(f"{flags} does not apply to --agent {args.agent} ({ex.TITLES[args.agent]}): "
+                         f"{applies}; --gamma applies to both")
+    return given
+
+
+def _load(path, env_name=None):
+    """``(agent, env, env name, agent name)`` for a saved agent, on the env it was trained on
+    (``env_name`` when given must be that env); refused when the agent does not fit the env."""
+    agent, saved_env, agent_name = ex.load_agent(path)
+    if env_name is not None and saved_env != env_name:
+        raise ValueError(f"{path} holds an agent for --env {saved_env}, not --env {env_name}")
+    env = ex.make_env(saved_env, agent=agent_name)
+    ex.check_fits(agent, env, f"the agent in {path}", saved_env)
+    return agent, env, saved_env, agent_name
 
 
 # ---------------------------------------------------------------------------------- commands
 def cmd_train(args) -> int:
+    """Train, then write the agent, the log and the plot before printing anything.
+
+    Writing first means output into a closed pipe cannot lose them. Ctrl-C during training: the
+    agent is kept as trained so far; when ``train`` returns the partial ``History``
+    (``history.interrupted``) the log and plot cover the steps done, else there is no log.
+    """
     if (args.env, args.agent) not in ex.RECIPES:
         raise ValueError(f"--agent {args.agent} cannot learn on --env {args.env}: Q-learning needs a finite "
                          "state space (tabular-shop, pricing); use --agent dqn")
     recipe = ex.RECIPES[(args.env, args.agent)]
-    if args.plot:
-        report.require_matplotlib()  # fail before training, not after
-    hyper = {k: v for k, v in (("lr", args.lr), ("gamma", args.gamma), ("hidden", args.hidden),
-                               ("batch_size", args.batch_size), ("alpha", args.alpha)) if v is not None}
+    hyper = _hyperparameters(args)
     if args.num_envs and args.env != "shop":
         raise ValueError(f"--num-envs is for --env shop only, got --env {args.env}")
+    check_outputs({"--save": args.save, "--log": args.log, "--plot": args.plot})
+    if args.plot:
+        report.check_plot_path("--plot", args.plot)  # needs matplotlib: fail before training, not after
     num_envs = args.num_envs or recipe.num_envs
     env = ex.make_env(args.env, seed=args.seed, agent=args.agent, num_envs=num_envs if args.env == "shop" else 1)
     agent = ex.make_agent(args.agent, env, seed=args.seed, **hyper)
     eval_env = ex.make_env(args.env, seed=args.seed + 1, agent=args.agent)
-    history = train(agent, env, args.steps or recipe.steps, seed=args.seed, eval_env=eval_env,
-                    eval_every=args.eval_every, progress=not args.no_progress)
+    steps = args.steps or recipe.steps
+    history = None
+    try:
+        history = train(agent, env, steps, seed=args.seed, eval_env=eval_env,
+                        eval_every=args.eval_every, progress=not args.no_progress)
+        interrupted = bool(getattr(history, "interrupted", False))
+    except KeyboardInterrupt:  # a train() that does not return its partial History
+        interrupted = True
+    if interrupted:
+        _say(f"minidqn train: interrupted{_at(history, steps)}")
+        for line in _write_outputs(args, agent, history, steps):
+            _say(line)
+        return 130
+
+    share = ex.exact_share(agent, ex.make_env(args.env, agent=args.agent)) if args.env != "shop" else None
+    written = _write_outputs(args, agent, history, steps)
     print(f"trained {args.agent} on {args.env}: {history.total_steps:,} steps in {history.wall_time:.1f} s "
           f"({history.steps_per_second:,.0f} steps/s), {len(history.episode_returns):,} episodes")
-    print(report.format_metrics(history.evals[-1][1]))
-    if args.env != "shop":
-        value, share = ex.exact_share(agent, ex.make_env(args.env, agent=args.agent))
-        print(f"exact value of its greedy policy: {value:.2f} ({share:.1%} of the optimum)")
-    if args.save:
-        agent.save(args.save, metadata={"env": args.env, "agent": args.agent})
-        print(f"saved the agent to {args.save}")
-    if args.log:
-        history.write_csv(args.log)
-        print(f"wrote the learning curve to {args.log}")
-    if args.plot:
-        report.plot_curves({f"{args.agent} on {args.env}": history}, {}, args.plot)
-        print(f"plotted the learning curve to {args.plot}")
+    if history.evals:
+        print(report.format_metrics(history.evals[-1][1]))
+    if share is not None:
+        print(f"exact value of its greedy policy: {share[0]:.2f} ({share[1]:.1%} of the optimum)")
+    for line in written:
+        print(line)
     return 0
 
 
+def _at(history, steps) -> str:
+    return "" if history is None else f" at step {history.total_steps:,} of {steps:,}"
+
+
+def _write_outputs(args, agent, history, steps) -> list:
+    """Write ``--save``, ``--log``, ``--plot`` (those given); one line saying so for each."""
+    lines = []
+    partial = history is None or getattr(history, "interrupted", False)
+    if args.save:
+        agent.save(args.save, metadata={"env": args.env, "agent": args.agent})
+        lines.append(f"saved the agent{' as trained so far' if partial else ''} to {args.save}")
+    for flag, path in (("--log", args.log), ("--plot", args.plot)):
+        if not path:
+            continue
+        if history is None:
+            lines.append(f"{flag}: nothing written to {path}: train() kept no record of the interrupted run")
+        elif flag == "--log":
+            history.write_csv(path)
+            done = f" of the {history.total_steps:,} steps done" if partial else ""
+            lines.append(f"wrote the learning curve{done} to {path}")
+        else:
+            report.plot_curves({f"{args.agent} on {args.env}": {f"{args.agent} on {args.env}": history}}, path)
+            lines.append(f"plotted the learning curve to {path}")
+    return lines
+
+
 def cmd_evaluate(args) -> int:
-    agent, env_name, agent_name = ex.load_agent(args.load)
-    env = ex.make_env(env_name, agent=agent_name)
+    agent, env, env_name, agent_name = _load(args.load)
     metrics = evaluate(agent, env, args.episodes, seed=args.seed)
     print(f"{agent_name} on {env_name}, {args.episodes} fresh episodes:")
     print(report.format_metrics(metrics))
@@ -154,31 +330,31 @@ def cmd_compare(args) -> int:
     unknown = [a for a in names if a not in ex.BASELINES]
     if unknown:
         raise ValueError(f"--agents: unknown {unknown}; choose from {ex.BASELINES}")
+    loaded = [_load(path, args.env) for path in args.load]  # every file checked before any work
     rows = {}
     for name in names:
         env = ex.make_env(args.env, agent=name)
         agent = ex.make_agent(name, env, seed=args.seed)
         rows[name] = evaluate(agent, env, args.episodes, seed=args.seed)
-    for path in args.load:
-        agent, env_name, agent_name = ex.load_agent(path)
-        if env_name != args.env:
-            raise ValueError(f"{path} holds an agent for {env_name!r}, not {args.env!r}")
-        rows[f"{agent_name} ({os.path.basename(path)})"] = evaluate(agent, ex.make_env(env_name, agent=agent_name),
-                                                                    args.episodes, seed=args.seed)
+    for label, (agent, env, _, agent_name) in zip(report.file_labels(args.load), loaded):
+        rows[f"{agent_name} ({label})"] = evaluate(agent, env, args.episodes, seed=args.seed)
     print(f"{args.env}: {args.episodes} fresh episodes each (mean ± standard error)")
     print(report.metrics_table(rows))
     return 0
 
 
 def cmd_recommend(args) -> int:
-    agent, env_name, agent_name = ex.load_agent(args.load)
-    env = ex.make_env(env_name, agent=agent_name)
+    agent, env, _, _ = _load(args.load)
     print(report.show_visit(agent, env, k=args.k, seed=args.seed, steps=args.steps, explain_first=args.explain))
     return 0
 
 
 def cmd_demo(args) -> int:
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out}: exists and is not a folder")
     os.makedirs(args.out, exist_ok=True)
+    for name in ex.demo_outputs():  # before minutes of training, not after
+        check_output_path("--out", os.path.join(args.out, name))
     print(ex.run_demo(args.out, seed=args.seed, episodes=args.episodes, quick=args.quick))
     return 0
 

@@ -8,6 +8,7 @@ scored by solving the Bellman equation, not by sampling. No algorithm lives here
 from __future__ import annotations
 
 import os
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ ENVS = ("tabular-shop", "shop", "pricing")
 POPULARITY_LOG_STEPS = 20_000  # random recommendations the popularity baseline counts purchases in
 LEARNERS = ("q", "dqn")
 BASELINES = ("random", "popularity", "greedy", "oracle")
+TITLES = {"q": "Q-learning", "dqn": "DQN"}
 
 
 @dataclass
@@ -118,23 +120,83 @@ def exact_share(agent, env) -> tuple[float, float]:
 def load_agent(path):
     """``(agent, env name, agent name)`` from a file written by ``minidqn train``/``demo``."""
     from ._checkpoint import checkpoint_kind
-    kind = checkpoint_kind(path)
+    # A damaged file can surface as other errors than ValueError from the zip and npy readers
+    # (a bad compression method, a header claiming terabytes): say plainly which file it is.
+    damaged = (MemoryError, NotImplementedError, EOFError, KeyError, OverflowError)
+    try:
+        kind = checkpoint_kind(path)
+    except damaged as e:
+        raise ValueError(f"{str(path)!r} is not a readable checkpoint: {type(e).__name__}: {e}") from None
     if kind not in ("DQNAgent", "TabularQAgent"):
         raise ValueError(f"{str(path)!r} holds a {kind!r}, not an agent")
-    agent = (DQNAgent if kind == "DQNAgent" else TabularQAgent).load(path)
-    env_name = agent.metadata.get("env")
-    if env_name not in ENVS:
+    try:
+        agent = (DQNAgent if kind == "DQNAgent" else TabularQAgent).load(path)
+    except damaged as e:
+        raise ValueError(f"{str(path)!r} could not be read as a {kind}: {type(e).__name__}: {e}") from None
+    metadata = agent.metadata if isinstance(agent.metadata, dict) else {}
+    env_name = metadata.get("env")
+    if not isinstance(env_name, str) or env_name not in ENVS:
         raise ValueError(f"{str(path)!r} does not say which env it was trained on (save it with "
                          f"metadata={{'env': ...}}, one of {ENVS})")
     return agent, env_name, "dqn" if kind == "DQNAgent" else "q"
 
 
+def _takes(agent) -> str:
+    """What observations ``agent`` takes, in words."""
+    if isinstance(agent, TabularQAgent):
+        return f"state indices 0..{agent.n_states - 1} (a Q-table of {agent.n_states} states)"
+    if agent.one_hot:
+        return f"state indices 0..{agent.obs_dim - 1} (one-hot, {agent.obs_dim} states)"
+    return f"feature vectors of {agent.obs_dim} numbers"
+
+
+def _gives(space) -> str:
+    if hasattr(space, "n"):
+        return f"state indices 0..{int(space.n) - 1} ({int(space.n)} states)"
+    shape = tuple(getattr(space, "shape", ()))
+    return f"feature vectors of {shape[0]} numbers" if len(shape) == 1 else f"observations of shape {shape}"
+
+
+def check_fits(agent, env, who: str = "the agent", env_name: str | None = None) -> None:
+    """Refuse, before anything runs, a learner that does not fit ``env``: the kind of observation
+    (state index or feature vector), its size, and the number of actions must all match.
+    ``ValueError`` saying what the agent takes and what the env gives."""
+    if not isinstance(agent, (TabularQAgent, DQNAgent)):
+        return
+    obs_space, n_actions = env.observation_space, int(env.action_space.n)
+    if isinstance(agent, TabularQAgent):
+        fits = hasattr(obs_space, "n") and int(obs_space.n) == agent.n_states
+    elif agent.one_hot:
+        fits = hasattr(obs_space, "n") and int(obs_space.n) == agent.obs_dim
+    else:
+        fits = not hasattr(obs_space, "n") and tuple(obs_space.shape) == (agent.obs_dim,)
+    if fits and agent.n_actions == n_actions:
+        return
+    name = env_name or _env_name(env)
+    raise ValueError(f"{who} does not fit env {name!r}: the agent takes {_takes(agent)} and chooses among "
+                     f"{agent.n_actions} actions; the env gives {_gives(obs_space)} and has {n_actions} actions")
+
+
+# (env, learner) pairs the demo trains, in order; their curves go to curve_<env>_<learner>.csv.
+DEMO_RUNS = (("tabular-shop", "q"), ("tabular-shop", "dqn"), ("pricing", "q"), ("pricing", "dqn"), ("shop", "dqn"))
+QUICK_NOTE = ("Quick run: every budget is cut 20-fold, too small for the agents to learn; the figures "
+              "check that the pieces run, not what the agents can do (run without --quick for those).")
+
+
+def demo_outputs() -> list:
+    """The file names ``run_demo`` writes into its folder."""
+    return ["shop_dqn.npz", "curves.png"] + [f"curve_{env}_{agent}.csv" for env, agent in DEMO_RUNS]
+
+
 def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, progress: bool = True) -> str:
     """The README's demo: every learner on every shop against its baselines; returns the report.
 
-    Writes ``shop_dqn.npz`` (the trained shop agent), ``curve_*.csv`` and, with matplotlib,
-    ``curves.png`` into ``out``. ``quick`` cuts every budget 20-fold (for smoke tests).
+    Writes ``demo_outputs()`` into ``out``: ``shop_dqn.npz`` (the trained shop agent),
+    ``curve_*.csv`` and, with matplotlib, ``curves.png`` (one panel per problem). ``quick`` cuts
+    every budget 20-fold (for smoke tests; the report says the agents could not learn in it).
+    Progress lines (on stderr when ``progress``) start with the run's ``env/learner``.
     """
+    from .progress import Labelled
     from .report import exact_table, metrics_table, plot_curves, text_table
     from .train import evaluate
 
@@ -146,11 +208,14 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
         recipe = RECIPES[(env_name, agent_name)]
         env = make_env(env_name, seed=seed, agent=agent_name, num_envs=recipe.num_envs)
         agent = make_agent(agent_name, env, seed=seed)
-        history = train(agent, env, budget(env_name, agent_name), seed=seed, progress=progress)
+        history = train(agent, env, budget(env_name, agent_name), seed=seed,
+                        progress=Labelled(f"{env_name}/{agent_name}") if progress else False)
         history.write_csv(os.path.join(out, f"curve_{env_name}_{agent_name}.csv"))
         return agent, history
 
-    sections, curves = [], {}
+    sections = [textwrap.fill(QUICK_NOTE, 100)] if quick else []
+    curves = {"tabular shop": {}, "dynamic pricing": {}, "feature shop": {}}  # panel -> run -> History
+    references = {"tabular shop": {}, "dynamic pricing": {}}                  # panel -> line -> value
     # 1. Tabular shop: Q-learning and DQN against the exact optimum.
     shop = TabularShop()
     P, R = shop.model()
@@ -158,11 +223,12 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
     optimal = float(start @ value_iteration(P, R, 1.0, tol=1e-10)[1])
     values = {"optimal (value iteration)": optimal}
     for name in LEARNERS:
-        agent, curves[f"{name}, tabular shop"] = fit("tabular-shop", name)
-        values[f"{'Q-learning' if name == 'q' else 'DQN'} ({budget('tabular-shop', name):,} steps)"] = \
+        agent, curves["tabular shop"][TITLES[name]] = fit("tabular-shop", name)
+        values[f"{TITLES[name]} ({budget('tabular-shop', name):,} steps)"] = \
             exact_share(agent, shop)[0]
     values["greedy (myopic oracle)"] = float(start @ policy_evaluation(P, R, R.argmax(axis=1), 1.0))
     values["random"] = float(start @ policy_evaluation(P, R, np.full(R.shape, 1 / R.shape[1]), 1.0))
+    references["tabular shop"]["optimal (exact)"] = optimal
     sections.append("Tabular shop: expected revenue per visit, exact\n" + exact_table(values, optimal))
 
     # 2. Dynamic pricing: the same learners against the optimum and the classic rules.
@@ -170,15 +236,16 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
     base = pricing.baseline_values()
     values = {"optimal (backward induction)": base["optimal"]}
     for name in LEARNERS:
-        agent, curves[f"{name}, pricing"] = fit("pricing", name)
-        values[f"{'Q-learning' if name == 'q' else 'DQN'} ({budget('pricing', name):,} steps)"] = \
+        agent, curves["dynamic pricing"][TITLES[name]] = fit("pricing", name)
+        values[f"{TITLES[name]} ({budget('pricing', name):,} steps)"] = \
             exact_share(agent, make_env("pricing", agent=name))[0]
     values[f"best fixed price ({pricing.prices[base['best_fixed_action']]:g})"] = base["best_fixed"]
     values["myopic price"] = base["myopic"]
+    references["dynamic pricing"]["optimal (exact)"] = base["optimal"]
     sections.append("Dynamic pricing: expected revenue per season, exact\n" + exact_table(values, base["optimal"]))
 
     # 3. The feature shop: DQN against baselines, on fresh shoppers never seen in training.
-    dqn, curves["dqn, shop"] = fit("shop", "dqn")
+    dqn, curves["feature shop"]["DQN"] = fit("shop", "dqn")
     dqn.save(os.path.join(out, "shop_dqn.npz"), metadata={"env": "shop", "agent": "dqn"})
     popularity = make_agent("popularity", ShopEnv(), seed=seed)
     results = {}
@@ -188,8 +255,11 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
         agent = agent or make_agent(name.split()[0], env, seed=seed)
         results[name] = evaluate(agent, env, episodes, seed=10_000 + seed)
     lift = results["DQN"]["revenue_per_session"] / results["greedy (myopic oracle)"]["revenue_per_session"] - 1
+    verdict = f"DQN earns {lift:+.1%} revenue per session against greedy"
+    verdict += (f" after a quick run of {budget('shop', 'dqn'):,} steps, too few for it to learn "
+                f"(the full budget is {RECIPES[('shop', 'dqn')].steps:,})." if quick else ".")
     sections.append(f"Feature shop: {episodes} fresh shoppers each (mean ± standard error)\n"
-                    + metrics_table(results) + f"\nDQN earns {lift:+.1%} revenue per session against greedy.")
+                    + metrics_table(results) + "\n" + verdict)
 
     # 4. Ranking: where does each agent rank the product a shopper actually bought?
     from .ranking import agent_scores, log_purchases, ranking_metrics
@@ -206,7 +276,7 @@ def run_demo(out: str, seed: int = 0, episodes: int = 500, quick: bool = False, 
                     + text_table(["agent", "hit rate@5", "NDCG@5", "hit rate@10", "NDCG@10"], rows))
 
     try:
-        plot_curves(curves, {}, os.path.join(out, "curves.png"))
+        plot_curves(curves, os.path.join(out, "curves.png"), references)
         wrote = "curves.png, "
     except ImportError:
         wrote = ""

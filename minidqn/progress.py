@@ -1,7 +1,9 @@
 """Progress display for the training loop: one line updated in place, or plain periodic lines.
 
 Only presentation lives here (``train.py`` owns the loop and what is recorded): a line of steps,
-steps per second, ε, the recent mean return and the recent loss, written to a text stream.
+steps per second, ε, the recent mean return and the recent loss, written to a text stream. A
+``Labelled`` stream prefixes each line with the run's name (the demo trains five runs in a row).
+A stream whose reader has gone (``BrokenPipeError``) turns the display off; training goes on.
 """
 from __future__ import annotations
 
@@ -28,9 +30,30 @@ def epsilon_of(agent, step):
     return float(eps) if isinstance(eps, numbers.Real) else None
 
 
+class Labelled:
+    """A text stream (stderr unless given) for ``train(progress=Labelled("shop/dqn"))``: every
+    progress line starts with ``label``, so lines of several runs can be told apart."""
+
+    def __init__(self, label: str, stream=None):
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {label!r}")
+        self.progress_label = label
+        self.stream = sys.stderr if stream is None else stream
+
+    def write(self, text):
+        return self.stream.write(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    def isatty(self):
+        return callable(getattr(self.stream, "isatty", None)) and self.stream.isatty()
+
+
 class Progress:
     """One line rewritten in place on a TTY (at most ~10 times a second); otherwise a plain line
-    every tenth of the run; nothing when off."""
+    every tenth of the run; nothing when off. Lines start with ``"<label>: "`` when the stream
+    is ``Labelled``."""
 
     def __init__(self, progress, total):
         if progress is True:
@@ -47,14 +70,20 @@ class Progress:
         self.next_step = total + 1 if stream is None else min(self.every, total)
         self.start = self.last_write = time.perf_counter()
         self.width = 0
+        label = getattr(stream, "progress_label", None)
+        self.prefix = f"{label}: " if label else ""
 
     def _write(self, text, newline):
-        if self.tty:
-            self.stream.write("\r" + text.ljust(self.width) + ("\n" if newline else ""))
-            self.width = 0 if newline else len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        text = self.prefix + text
+        try:
+            if self.tty:
+                self.stream.write("\r" + text.ljust(self.width) + ("\n" if newline else ""))
+                self.width = 0 if newline else len(text)
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+        except BrokenPipeError:  # nobody reads the lines any more (`| head`): stop writing them
+            self.stream, self.next_step = None, self.total + 1
 
     def update(self, t, history, agent):
         if self.stream is None:
@@ -83,5 +112,8 @@ class Progress:
 
     def close(self):
         if self.stream is not None and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+            try:
+                self.stream.write("\n")
+                self.stream.flush()
+            except BrokenPipeError:
+                self.stream = None

@@ -1,8 +1,14 @@
 """The command line end to end on tiny budgets, through ``main(argv)``."""
 import csv
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
+from minidqn import experiments as ex
+from minidqn import report
 from minidqn.__main__ import main
 
 
@@ -83,14 +89,219 @@ def test_plot_without_matplotlib_names_the_extra(capsys, tmp_path, monkeypatch):
 
 
 def test_quick_demo_runs_end_to_end(capsys, tmp_path):
-    code, out, _ = run(capsys, "demo", "--quick", "--out", str(tmp_path), "--episodes", "10")
+    code, out, err = run(capsys, "demo", "--quick", "--out", str(tmp_path), "--episodes", "10")
     assert code == 0
     for heading in ("Tabular shop", "Dynamic pricing", "Feature shop", "share of optimum"):
         assert heading in out
     assert (tmp_path / "shop_dqn.npz").exists() and (tmp_path / "curve_shop_dqn.csv").exists()
+    # it says plainly that a quick run cannot learn, next to the lift it prints
+    assert out.startswith("Quick run: every budget is cut 20-fold, too small for the agents to learn")
+    assert "against greedy after a quick run of 5,000 steps, too few for it to learn" in out
+    # every progress line says which run it belongs to
+    lines = err.strip().splitlines()
+    assert lines and all(line.split(": ")[0] in {f"{e}/{a}" for e, a in ex.DEMO_RUNS} for line in lines)
+    assert {line.split(": ")[0] for line in lines} == {f"{e}/{a}" for e, a in ex.DEMO_RUNS}
+
+
+def test_demo_plot_has_one_panel_per_problem(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+    from minidqn.train import train
+    saved = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kw: saved.append(
+        [(ax.get_title(), [line.get_label() for line in ax.get_lines()]) for ax in fig.axes]))
+    runs = {}
+    for env_name in ("tabular-shop", "pricing"):
+        env = ex.make_env(env_name, seed=0, agent="q")
+        runs[env_name] = train(ex.make_agent("q", env), env, 300, progress=False)
+    report.plot_curves({"tabular shop": {"Q-learning": runs["tabular-shop"]},
+                        "dynamic pricing": {"Q-learning": runs["pricing"]}}, str(tmp_path / "c.png"),
+                       {"dynamic pricing": {"optimal": 390.8}})
+    (panels,) = saved
+    assert [title for title, _ in panels] == ["tabular shop", "dynamic pricing"]
+    assert panels[0][1][0].startswith("Q-learning") and panels[1][1][-1] == "optimal"
 
 
 def test_compare_learns_popularity_from_a_random_log_so_it_differs_from_random(capsys):
     code, out, _ = run(capsys, "compare", "--env", "tabular-shop", "--agents", "random,popularity", "--episodes", "200")
     rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[3:]}
     assert code == 0 and rows["random"] != rows["popularity"]
+
+
+# ------------------------------------------------------------------ as a user runs it: a subprocess
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli(*argv, cwd=None):
+    """``python -m minidqn argv`` in a fresh interpreter importing this checkout."""
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "minidqn", *map(str, argv)], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=300)
+
+
+def refused(result, *fragments):
+    """Exit 2, one message naming every fragment, no traceback, and nothing trained."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "trained" not in result.stdout
+    for fragment in fragments:
+        assert fragment in result.stderr
+
+
+TRAIN_Q = ("train", "--env", "tabular-shop", "--agent", "q", "--steps", "200", "--no-progress")
+
+
+def test_output_paths_are_checked_before_training(tmp_path):
+    folder, file = tmp_path / "folder", tmp_path / "file"
+    folder.mkdir()
+    file.write_text("not a folder")
+    refused(cli(*TRAIN_Q, "--log", folder), "--log", str(folder), "is a folder")
+    refused(cli(*TRAIN_Q, "--save", folder), "--save", str(folder), "is a folder")
+    refused(cli(*TRAIN_Q, "--save", tmp_path / "missing" / "a.npz"), "--save", str(tmp_path / "missing"),
+            "does not exist")
+    refused(cli(*TRAIN_Q, "--log", file / "log.csv"), "--log", str(file), "is not a folder")
+    refused(cli(*TRAIN_Q, "--save", tmp_path / "x", "--log", tmp_path / "x"), "--save and --log both name")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]  # nothing written
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
+def test_output_path_in_a_read_only_folder_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    refused(cli(*TRAIN_Q, "--save", locked / "a.npz"), "--save", "no permission to write")
+
+
+def test_plot_path_of_a_format_matplotlib_cannot_write_is_refused_before_training(tmp_path):
+    pytest.importorskip("matplotlib")
+    refused(cli(*TRAIN_Q, "--plot", tmp_path / "curve.txt"), "--plot", "cannot write .txt files")
+
+
+def test_demo_out_that_is_a_file_or_holds_a_folder_in_the_way_is_refused(tmp_path):
+    file = tmp_path / "file"
+    file.write_text("x")
+    refused(cli("demo", "--quick", "--out", file), "--out", str(file), "not a folder")
+    (tmp_path / "out" / "shop_dqn.npz").mkdir(parents=True)
+    refused(cli("demo", "--quick", "--out", tmp_path / "out"), "--out", "shop_dqn.npz", "is a folder")
+
+
+@pytest.mark.parametrize("agent, flag, value", [("q", "--lr", "0.1"), ("q", "--hidden", "8"),
+                                               ("q", "--batch-size", "4"), ("dqn", "--alpha", "0.1")])
+def test_a_flag_for_the_other_learner_is_refused_naming_which_flags_apply(agent, flag, value):
+    result = cli("train", "--env", "pricing", "--agent", agent, "--steps", "100", "--no-progress", flag, value)
+    refused(result, f"{flag} does not apply to --agent {agent}", "--agent dqn (DQN) takes --lr, --hidden, "
+            "--batch-size", "--agent q (Q-learning) takes --alpha", "--gamma applies to both")
+
+
+def _mislabelled(tmp_path, name, agent, env):
+    path = tmp_path / name
+    agent.save(path, metadata={"env": env, "agent": "?"})
+    return path
+
+
+def test_an_agent_that_does_not_fit_its_env_is_refused_before_anything_runs(tmp_path):
+    from minidqn.dqn import DQNAgent
+    from minidqn.tabular import TabularQAgent
+    table = _mislabelled(tmp_path, "table.npz", TabularQAgent(12, 5), "pricing")
+    features = _mislabelled(tmp_path, "features.npz", DQNAgent(4, 5, hidden=(8,)), "shop")
+    one_hot = _mislabelled(tmp_path, "onehot.npz", DQNAgent(12, 5, hidden=(8,), one_hot=True), "pricing")
+    refused(cli("evaluate", "--load", table), "does not fit env 'pricing'", "a Q-table of 12 states",
+            "the env gives state indices 0..144 (145 states)")
+    refused(cli("recommend", "--load", features), "does not fit env 'shop'", "feature vectors of 4 numbers",
+            "chooses among 5 actions", "feature vectors of 47 numbers and has 100 actions")
+    refused(cli("compare", "--env", "pricing", "--load", one_hot), "does not fit env 'pricing'",
+            "one-hot, 12 states", "feature vectors of 4 numbers")
+
+
+def test_compare_shows_one_row_per_file_labelled_apart(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        result = cli("train", "--env", "pricing", "--agent", "q", "--steps", "200", "--no-progress",
+                     "--seed", ord(folder), "--save", tmp_path / folder / "agent.npz")
+        assert result.returncode == 0, result.stderr
+    result = cli("compare", "--env", "pricing", "--agents", "random", "--episodes", "5",
+                 "--load", tmp_path / "a" / "agent.npz", tmp_path / "b" / "agent.npz")
+    assert result.returncode == 0, result.stderr
+    labels = [" ".join(line.split()[:2]) for line in result.stdout.splitlines()[3:]]
+    assert labels[0].startswith("random") and labels[1:] == ["q (a/agent.npz)", "q (b/agent.npz)"]
+
+
+def test_file_labels_use_as_much_of_the_path_as_tells_files_apart():
+    assert report.file_labels(["x/a/agent.npz", "x/b/agent.npz", "c.npz"]) == ["a/agent.npz", "b/agent.npz", "c.npz"]
+    assert report.file_labels(["m.npz", "./m.npz", "m.npz"]) == ["m.npz", "m.npz [2]", "m.npz [3]"]
+
+
+def test_ctrl_c_during_train_saves_what_was_learned_and_exits_130(tmp_path):
+    from minidqn.tabular import TabularQAgent
+    from minidqn.train import History
+    save, log = tmp_path / "agent.npz", tmp_path / "curve.csv"
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    argv = [sys.executable, "-m", "minidqn", "train", "--env", "tabular-shop", "--agent", "q", "--steps", "10_000_000",
+            "--eval-every", "500", "--save", str(save), "--log", str(log)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as p:
+        assert "eval at step 500" in p.stderr.readline()  # training has started
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "Traceback" not in err
+    assert f"saved the agent as trained so far to {save}" in err
+    assert TabularQAgent.load(save).steps >= 500
+    if hasattr(History(), "interrupted"):  # train() returns the partial History: the log has it too
+        with open(log) as f:
+            steps = [int(row["step"]) for row in csv.DictReader(f)]
+        assert 500 <= steps[-1] < 10_000_000 and "steps done to" in err
+    else:
+        assert not log.exists() and "--log: nothing written" in err
+
+
+def test_output_into_a_closed_pipe_still_writes_the_files_and_exits_quietly(tmp_path):
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    for closed in ("stdout", "stderr"):
+        save, log = tmp_path / f"{closed}.npz", tmp_path / f"{closed}.csv"
+        argv = [sys.executable, "-m", "minidqn", *TRAIN_Q[:-1], "--save", str(save), "--log", str(log)]
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as p:
+            getattr(p, closed).close()  # the reader went away (`| head -0`)
+            other = (p.stderr if closed == "stdout" else p.stdout).read().decode()
+            p.wait(timeout=120)
+        assert save.exists() and log.exists(), closed
+        if closed == "stdout":
+            assert p.returncode == 141 and "Error" not in other and "step 200/200" in other
+        else:  # only the progress lines were lost
+            assert p.returncode == 0 and "trained q on tabular-shop" in other
+
+
+def test_train_help_shows_the_defaults_and_every_recipe():
+    result = cli("train", "--help")
+    text = " ".join(result.stdout.split())
+    for default in ("default: shop", "default: dqn", "(default: 0)"):
+        assert default in text
+    for (env, agent), recipe in ex.RECIPES.items():
+        assert f"{env}/{agent} {recipe.steps:,} steps" in text
+    assert "8 shoppers in parallel" in text and "gamma=0.8" in text
+
+
+@pytest.mark.parametrize("command, phrase", [("evaluate", "Run a saved agent greedily"),
+                                             ("compare", "Baselines and saved agents on the same"),
+                                             ("recommend", "Follow one episode")])
+def test_every_subcommand_has_a_description(command, phrase):
+    assert phrase in " ".join(cli(command, "--help").stdout.split())
+
+
+def test_recommend_on_pricing_speaks_of_seasons_and_prices_and_explains_the_attribution(capsys, tmp_path):
+    agent = tmp_path / "pricing.npz"
+    code, _, _ = run(capsys, "train", "--env", "pricing", "--agent", "dqn", "--steps", "300", "--hidden", "8",
+                     "--no-progress", "--save", str(agent))
+    assert code == 0
+    code, out, _ = run(capsys, "recommend", "--load", str(agent), "--k", "2", "--steps", "1", "--explain")
+    assert code == 0 and out.startswith("season #7") and "shopper" not in out
+    assert "1. price " in out and "sum of all attributions=" in out
+    assert "not a decomposition of the advantage" in " ".join(out.split())
+
+
+def test_a_damaged_checkpoint_is_refused_with_its_name_not_a_traceback(tmp_path):
+    from minidqn.tabular import TabularQAgent
+    path = tmp_path / "agent.npz"
+    TabularQAgent(12, 5).save(path, metadata={"env": "tabular-shop"})
+    data = bytearray(path.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")  # the last member's entry in the zip's central directory
+    data[entry + 10] = 99              # its compression method: one zipfile does not know
+    path.write_bytes(bytes(data))
+    for command in ("evaluate", "recommend"):
+        refused(cli(command, "--load", path), str(path))

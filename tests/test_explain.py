@@ -1,9 +1,12 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from conftest import assert_grad_close, numerical_grad
 from minidqn.dqn import DQNAgent
 from minidqn.explain import explain, input_gradients
+from minidqn.report import explain_lines
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -42,3 +45,23 @@ def test_explain_leaves_the_agent_gradients_alone_and_respects_masks():
     assert np.all(agent.online.grads == 7.0)
     with pytest.raises(ValueError, match="feature_names"):
         explain(agent, np.ones(3), feature_names=["a"])
+
+
+def _printed(lines, key):
+    return [float(line.split(key + "=")[1].split()[0]) for line in lines if key + "=" in line]
+
+
+@pytest.mark.parametrize("bias, adds_up", [(0.0, True), (0.5, False)])
+def test_explain_lines_print_the_sum_of_attributions_next_to_q_and_how_the_two_relate(bias, adds_up):
+    # A ReLU network without biases is positively homogeneous, Q(s) = sum_j s_j dQ/ds_j (Euler):
+    # then, and only then, the attributions add up to Q; with biases part of Q is nobody's.
+    agent = DQNAgent(3, 2, hidden=(4,), dtype=np.float64, seed=1)
+    for b in agent.online.biases:
+        b[:] = bias
+    env = SimpleNamespace(feature_names=["views", "clicks", "price"])
+    lines = explain_lines(agent, env, np.array([0.5, -1.0, 2.0]), k=2)
+    q, sums = _printed(lines, "Q"), _printed(lines, "sum of all attributions")
+    assert len(q) == len(sums) == 2
+    assert (np.round(q, 3) == np.round(sums, 3)).all() == adds_up
+    note = " ".join(lines)
+    assert "first-order" in note and "not a decomposition of the advantage" in note
