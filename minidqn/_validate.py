@@ -81,3 +81,33 @@ def check_array(name: str, x, shape: tuple | None = None, ndim: int | None = Non
         raise ValueError(f"{name} must be finite, got {arr.reshape(-1)[bad[0]]} "
                          f"at flat index {bad[0]} ({bad.size} non-finite entries)")
     return arr
+
+
+def check_mask(name: str, mask, shape: tuple, allow_empty=False) -> np.ndarray:
+    """An action mask as a bool array of ``shape`` (``(n_actions,)`` or ``(n, n_actions)``).
+
+    True (or 1) allows an action. Bool arrays and integer arrays of 0s and 1s are accepted
+    (Gymnasium's masks are ``int8``: ``Discrete.sample(mask=...)`` wants them so); anything else
+    (floats, other values, another shape) is refused. Every row must allow at least one action,
+    except where ``allow_empty`` (a bool, or one per row: e.g. ``terminated``) is True.
+    ``None`` (no mask: everything allowed) is returned as ``None``.
+    """
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.dtype != bool:
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name} must be a bool or integer 0/1 array (True or 1 = allowed), "
+                            f"got dtype {arr.dtype}")
+        if arr.size and not np.all((arr == 0) | (arr == 1)):
+            bad = arr.reshape(-1)[~((arr.reshape(-1) == 0) | (arr.reshape(-1) == 1))][0]
+            raise ValueError(f"{name} must hold only 0 and 1 (or bools), got {bad}")
+        arr = arr.astype(bool)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if arr.size:
+        stuck = ~arr.any(axis=-1) & ~np.asarray(allow_empty, dtype=bool)
+        if np.any(stuck):
+            where = "" if isinstance(allow_empty, (bool, np.bool_)) else " in a non-terminal state"
+            raise ValueError(f"{name} allows no action{where} (all False or 0); at least one must be allowed")
+    return arr

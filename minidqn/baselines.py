@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_generator, check_float, check_int
+from ._validate import as_generator, check_float, check_int, check_mask
 from ._policy import greedy_action, greedy_actions, random_action
-from .tabular import _check_mask, value_iteration
+from .tabular import value_iteration
 
 
 def _n_actions(env) -> int:
@@ -36,7 +36,7 @@ class RandomAgent:
         return cls(_n_actions(env), seed=seed)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
-        return random_action(self.n_actions, _check_mask("action_mask", action_mask, self.n_actions), self.rng)
+        return random_action(self.n_actions, check_mask("action_mask", action_mask, (self.n_actions,)), self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
         return None
@@ -64,7 +64,7 @@ class PopularityAgent:
         return cls(_n_actions(env), seed=seed, epsilon=epsilon)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
-        mask = _check_mask("action_mask", action_mask, self.n_actions)
+        mask = check_mask("action_mask", action_mask, (self.n_actions,))
         if explore and self.epsilon > 0 and self.rng.random() < self.epsilon:
             return random_action(self.n_actions, mask, self.rng)
         return greedy_action(self.counts, mask, self.rng)
@@ -98,10 +98,8 @@ class GreedyAgent:
     def act(self, obs, explore=True, action_mask=None) -> int:
         values = np.asarray(self.env.expected_reward(), dtype=float)
         if values.ndim == 2:  # a vector env: one row per copy, one action each
-            if action_mask is not None and np.shape(action_mask) != values.shape:
-                raise ValueError(f"action_mask must have shape {values.shape}, got {np.shape(action_mask)}")
-            return greedy_actions(values, action_mask, self.rng)
-        return greedy_action(values, _check_mask("action_mask", action_mask, self.n_actions), self.rng)
+            return greedy_actions(values, check_mask("action_mask", action_mask, values.shape), self.rng)
+        return greedy_action(values, check_mask("action_mask", action_mask, (self.n_actions,)), self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
         return None
@@ -127,7 +125,7 @@ class OracleAgent:
         if isinstance(obs, np.ndarray) and obs.shape == () and np.issubdtype(obs.dtype, np.integer):
             obs = obs.item()
         s = check_int("obs", obs, 0, self.n_states - 1)
-        mask = _check_mask("action_mask", action_mask, self.n_actions)
+        mask = check_mask("action_mask", action_mask, (self.n_actions,))
         return greedy_action(self.Q_star[s], mask, self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):

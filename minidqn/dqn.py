@@ -18,7 +18,7 @@ import json
 import numpy as np
 
 from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
-from ._validate import as_generator, check_array, check_float, check_int
+from ._validate import as_generator, check_array, check_float, check_int, check_mask
 from .dqn_config import DQNConfig, config_from_json, config_to_json
 from ._policy import greedy_actions
 from .losses import UNCHECKED as LOSS_FUNCTIONS
@@ -110,17 +110,11 @@ class DQNAgent:
         return check_array(name, x, shape=(None, self.obs_dim)), True
 
     def _check_mask(self, action_mask, n: int, batched: bool, name: str = "action_mask", terminal=False):
-        """A ``(n, n_actions)`` bool mask; every row must allow an action unless ``terminal``."""
-        if action_mask is None:
-            return None
-        mask = np.asarray(action_mask)
+        """A ``(n, n_actions)`` bool mask from a bool or 0/1 one of shape ``(n_actions,)`` (one
+        observation) or ``(n, n_actions)`` (a batch); every row must allow an action unless ``terminal``."""
         want = (n, self.n_actions) if batched else (self.n_actions,)
-        if mask.dtype != bool or mask.shape != want:
-            raise ValueError(f"{name} must be a bool array of shape {want}, got {mask.dtype} {mask.shape}")
-        mask = mask.reshape(n, self.n_actions)
-        if np.any(~mask.any(axis=1) & ~np.asarray(terminal)):
-            raise ValueError(f"{name} allows no action for some (non-terminal) observation")
-        return mask
+        mask = check_mask(name, action_mask, want, allow_empty=terminal)
+        return None if mask is None else mask.reshape(n, self.n_actions)
 
     def q_values(self, obs) -> np.ndarray:
         """``Q(obs, .)`` in reward units: ``(n_actions,)`` for one observation, ``(n, n_actions)`` for n."""
@@ -131,8 +125,9 @@ class DQNAgent:
     def act(self, obs, explore: bool = True, action_mask=None):
         """ε-greedy action (an int), or an int array for a batch of observations.
 
-        Greedy ties are broken uniformly at random; with a mask, only allowed actions are chosen,
-        by exploration as well as by the greedy choice.
+        Greedy ties are broken uniformly at random; with a mask (bool or 0/1, like Gymnasium's
+        int8 ``info["action_mask"]``), only allowed actions are chosen, by exploration as well as
+        by the greedy choice.
         """
         x, batched = self._encode(obs)
         mask = self._check_mask(action_mask, x.shape[0], batched)
