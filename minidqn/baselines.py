@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_generator, check_float, check_int, check_mask
+from ._validate import as_generator, check_float, check_int, check_mask, check_space
 from ._policy import greedy_action, greedy_actions, random_action
 from .tabular import value_iteration
 
 
-def _n_actions(env) -> int:
-    try:
-        return int(env.action_space.n)
-    except AttributeError:
-        raise TypeError(f"env must have a Discrete action_space, got "
-                        f"{getattr(env, 'action_space', None)!r}") from None
+def _n_actions(env, who: str) -> int:
+    return check_space(who, env, "action", discrete_only=True)[1]
 
 
 class RandomAgent:
@@ -33,7 +29,7 @@ class RandomAgent:
 
     @classmethod
     def for_env(cls, env, seed=0):
-        return cls(_n_actions(env), seed=seed)
+        return cls(_n_actions(env, cls.__name__), seed=seed)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
         return random_action(self.n_actions, check_mask("action_mask", action_mask, (self.n_actions,)), self.rng)
@@ -61,7 +57,7 @@ class PopularityAgent:
 
     @classmethod
     def for_env(cls, env, seed=0, epsilon=0.0):
-        return cls(_n_actions(env), seed=seed, epsilon=epsilon)
+        return cls(_n_actions(env, cls.__name__), seed=seed, epsilon=epsilon)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
         mask = check_mask("action_mask", action_mask, (self.n_actions,))
@@ -92,7 +88,7 @@ class GreedyAgent:
         if not callable(getattr(env, "expected_reward", None)):
             raise TypeError(f"GreedyAgent needs an env with expected_reward(), got {type(env).__name__}")
         self.env = env
-        self.n_actions = _n_actions(env)
+        self.n_actions = _n_actions(env, "GreedyAgent")
         self.rng = as_generator(seed)
 
     def act(self, obs, explore=True, action_mask=None) -> int:

@@ -18,7 +18,7 @@ import json
 import numpy as np
 
 from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
-from ._validate import as_generator, check_array, check_float, check_int, check_mask
+from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space
 from .dqn_config import DQNConfig, config_from_json, config_to_json
 from ._policy import greedy_actions
 from .losses import UNCHECKED as LOSS_FUNCTIONS
@@ -60,18 +60,13 @@ class DQNAgent:
 
     @classmethod
     def for_env(cls, env, **hyperparameters) -> "DQNAgent":
-        """An agent sized for ``env``'s spaces (``Box`` of shape ``(d,)`` or ``Discrete(n)`` observations)."""
-        vector = hasattr(env, "single_observation_space")  # a vector env: spaces of one copy
-        obs_space = env.single_observation_space if vector else env.observation_space
-        act_space = env.single_action_space if vector else env.action_space
-        if not hasattr(act_space, "n"):
-            raise TypeError(f"DQN needs a Discrete action space, got {act_space!r}")
-        if hasattr(obs_space, "n"):
-            return cls(int(obs_space.n), int(act_space.n), one_hot=True, **hyperparameters)
-        shape = tuple(obs_space.shape)
-        if len(shape) != 1:
-            raise TypeError(f"DQN needs flat observations of shape (d,), got shape {shape}; flatten them first")
-        return cls(shape[0], int(act_space.n), **hyperparameters)
+        """An agent sized for ``env``'s spaces (of one copy, for a vector env): observations a
+        ``Box`` of shape ``(d,)`` (or ``MultiBinary(d)``) or ``Discrete(n)`` (one-hot encoded), actions
+        ``Discrete(n)``. Other spaces (Tuple, Dict, images, ``Discrete(n, start=k)``, continuous
+        actions) are a ``TypeError`` naming the Gymnasium wrapper that makes them fit."""
+        one_hot, obs_dim = check_space("DQNAgent", env, "observation")
+        _, n_actions = check_space("DQNAgent", env, "action", discrete_only=True)
+        return cls(obs_dim, n_actions, one_hot=one_hot, **hyperparameters)
 
     # ------------------------------------------------------------------ acting
     @property

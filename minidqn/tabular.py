@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import as_generator, check_array, check_float, check_int, check_mask
+from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space
 from ._policy import greedy_action, random_action
 from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
 from .schedules import PowerStepSize, schedule_from_json, schedule_to_json
@@ -207,14 +207,11 @@ class TabularQAgent:
 
     @classmethod
     def for_env(cls, env, **kw):
-        """An agent sized from ``env.observation_space.n`` and ``env.action_space.n``."""
-        try:
-            n_states, n_actions = env.observation_space.n, env.action_space.n
-        except AttributeError:
-            raise TypeError(f"TabularQAgent needs Discrete observation and action spaces, got "
-                            f"{getattr(env, 'observation_space', None)!r} and "
-                            f"{getattr(env, 'action_space', None)!r}") from None
-        return cls(int(n_states), int(n_actions), **kw)
+        """An agent sized from ``env``'s ``Discrete`` observation and action spaces (of one copy,
+        for a vector env); other spaces are a ``TypeError`` naming the Gymnasium wrapper that fits."""
+        _, n_states = check_space("TabularQAgent", env, "observation", discrete_only=True)
+        _, n_actions = check_space("TabularQAgent", env, "action", discrete_only=True)
+        return cls(n_states, n_actions, **kw)
 
     @property
     def epsilon(self) -> float:

@@ -332,3 +332,20 @@ def test_integer_masks_are_taken_as_bool_masks_everywhere_and_other_masks_are_re
     with pytest.raises(TypeError, match="next_action_mask must be a bool or integer"):
         agent.observe(np.zeros(3), 0, 1.0, np.ones(3), False, next_action_mask=np.ones(4))
     assert agent.steps == 2 and len(agent.buffer) == 2
+
+
+def test_for_env_names_the_space_and_the_wrapper_that_fits_it():
+    from minidqn.spaces import Box, Discrete
+
+    class Env:
+        def __init__(self, obs, act):
+            self.observation_space, self.action_space = obs, act
+    agent = DQNAgent.for_env(Env(Box(0.0, 1.0, shape=(5,)), Discrete(3)), seed=0)
+    assert (agent.obs_dim, agent.n_actions, agent.one_hot) == (5, 3, False)
+    assert DQNAgent.for_env(Env(Discrete(7), Discrete(2))).one_hot
+    with pytest.raises(TypeError, match=r"image-like Box\(shape=\(2, 3\).*FlattenObservation"):
+        DQNAgent.for_env(Env(Box(0.0, 1.0, shape=(2, 3)), Discrete(3)))
+    with pytest.raises(TypeError, match=r"Discrete\(n\) action space, got Box.*DiscretizeAction"):
+        DQNAgent.for_env(Env(Box(0.0, 1.0, shape=(5,)), Box(-1.0, 1.0, shape=(1,))))
+    with pytest.raises(TypeError, match="DQNAgent needs an env with an observation_space"):
+        DQNAgent.for_env(object())
