@@ -538,3 +538,12 @@ def test_every_env_has_gymnasiums_reset_options_close_and_metadata(make):
     assert env.close() is None
     if hasattr(env, "num_envs"):
         assert env.metadata["autoreset_mode"] == "SameStep"  # gymnasium.vector.AutoresetMode's value
+
+
+def test_to_gymnasium_without_gymnasium_names_the_extra_to_install(monkeypatch):
+    import sys
+
+    from minidqn.envs import to_gymnasium
+    monkeypatch.setitem(sys.modules, "gymnasium", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"minidqn\[gym\]"):
+        to_gymnasium(ShopEnv())
