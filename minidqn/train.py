@@ -215,8 +215,8 @@ def _autoreset_mode(env) -> str | None:
     ``"disabled"`` (or another word), from Gymnasium's ``AutoresetMode`` or its value or name;
     ``None`` when the env does not say."""
     mode = (getattr(env, "metadata", None) or {}).get("autoreset_mode")
-    if mode is None:
-        return None
+    if mode is None:  # Gymnasium's vector envs before 1.1 do not say: they reset on the next step
+        return "nextstep" if type(env).__module__.startswith("gymnasium.") else None
     return str(getattr(mode, "value", mode)).split(".")[-1].replace("_", "").lower()
 
 
@@ -229,7 +229,7 @@ def _check_autoreset(env) -> None:
     mode = _autoreset_mode(env)
     if mode in (None, "samestep"):
         return
-    given = (getattr(env, "metadata", None) or {}).get("autoreset_mode")
+    given = (getattr(env, "metadata", None) or {}).get("autoreset_mode", "None (Gymnasium < 1.1: next-step)")
     if mode == "nextstep":
         why = ("with next-step autoreset (Gymnasium's default) the step after an episode ends only "
                "resets that copy and ignores its action, so a stored transition would cross two episodes")

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-gym = pytest.importorskip("gymnasium")
+gym = pytest.importorskip("gymnasium", minversion="1.1")  # 1.1: same-step autoreset
 
 from minidqn.baselines import RandomAgent  # noqa: E402
 from minidqn.dqn import DQNAgent  # noqa: E402

@@ -462,6 +462,14 @@ def test_next_step_and_disabled_autoreset_are_refused_each_with_its_reason(mode,
         train(RandomAgent(2), env, total_steps=3, progress=False)
 
 
+def test_a_gymnasium_vector_env_that_does_not_state_its_mode_is_next_step_and_refused():
+    class OldSyncVectorEnv(CountingVectorEnv):  # Gymnasium 1.0's: no autoreset_mode, next-step only
+        metadata = {"render_modes": []}
+    OldSyncVectorEnv.__module__ = "gymnasium.vector.sync_vector_env"
+    with pytest.raises(TypeError, match=r"autoreset_mode=None \(Gymnasium < 1.1: next-step\)"):
+        train(RandomAgent(2), OldSyncVectorEnv(), total_steps=3, progress=False)
+
+
 def test_a_vector_env_that_does_not_report_final_obs_is_refused_when_an_episode_ends():
     env = CountingVectorEnv()
     step = env.step
