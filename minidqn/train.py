@@ -338,6 +338,7 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
             losses = [x for x in losses if x is not None]
             loss = float(np.mean(losses)) if losses else None
         t += n
+        h.total_steps = t  # kept current, so that a run cut short says how far it got
         if loss is not None:
             h.loss_steps.append(t)
             h.losses.append(float(loss))
@@ -350,7 +351,6 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         evaluate_at(t)
         if t >= report.next_step:
             report.update(min(t, total_steps), h, agent)
-    h.total_steps = t
 
 
 def _se(x) -> float:
