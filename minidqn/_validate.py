@@ -81,3 +81,78 @@ def check_array(name: str, x, shape: tuple | None = None, ndim: int | None = Non
         raise ValueError(f"{name} must be finite, got {arr.reshape(-1)[bad[0]]} "
                          f"at flat index {bad[0]} ({bad.size} non-finite entries)")
     return arr
+
+
+def check_mask(name: str, mask, shape: tuple, allow_empty=False) -> np.ndarray:
+    """An action mask as a bool array of ``shape`` (``(n_actions,)`` or ``(n, n_actions)``).
+
+    True (or 1) allows an action. Bool arrays and integer arrays of 0s and 1s are accepted
+    (Gymnasium's masks are ``int8``: ``Discrete.sample(mask=...)`` wants them so); anything else
+    (floats, other values, another shape) is refused. Every row must allow at least one action,
+    except where ``allow_empty`` (a bool, or one per row: e.g. ``terminated``) is True.
+    ``None`` (no mask: everything allowed) is returned as ``None``.
+    """
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.dtype != bool:
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name} must be a bool or integer 0/1 array (True or 1 = allowed), "
+                            f"got dtype {arr.dtype}")
+        if arr.size and not np.all((arr == 0) | (arr == 1)):
+            bad = arr.reshape(-1)[~((arr.reshape(-1) == 0) | (arr.reshape(-1) == 1))][0]
+            raise ValueError(f"{name} must hold only 0 and 1 (or bools), got {bad}")
+        arr = arr.astype(bool)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if arr.size:
+        stuck = ~arr.any(axis=-1) & ~np.asarray(allow_empty, dtype=bool)
+        if np.any(stuck):
+            where = "" if isinstance(allow_empty, (bool, np.bool_)) else " in a non-terminal state"
+            raise ValueError(f"{name} allows no action{where} (all False or 0); at least one must be allowed")
+    return arr
+
+
+def check_space(who: str, env, role: str, discrete_only: bool = False) -> tuple[bool, int]:
+    """What an agent reads from ``env``'s ``role`` space (``"observation"`` or ``"action"``).
+
+    The space of one copy for a vector env (``single_observation_space``). Returns ``(True, n)``
+    for ``Discrete(n)`` (states or actions ``0 .. n-1``) and ``(False, d)`` for a flat ``Box`` of
+    shape ``(d,)`` or ``MultiBinary(d)`` (refused with ``discrete_only``). Anything else is a
+    ``TypeError`` that names the space and the Gymnasium wrapper that makes it fit. Works by
+    duck typing on Gymnasium's spaces and ``minidqn.spaces`` alike (Gymnasium is not imported).
+    """
+    space = getattr(env, f"single_{role}_space", None)
+    if space is None:
+        space = getattr(env, f"{role}_space", None)
+    if space is None:
+        raise TypeError(f"{who} needs an env with an {role}_space, got {type(env).__name__} without one")
+    kind, shape = type(space).__name__, getattr(space, "shape", None)
+    wrappers = "gymnasium.wrappers"
+    if kind == "Discrete" or (kind not in ("MultiBinary", "Box") and hasattr(space, "n") and shape == ()):
+        n, start = int(space.n), int(getattr(space, "start", 0))
+        if start != 0:
+            fix = (f"{wrappers}.TransformObservation(env, lambda s: s - {start}, gymnasium.spaces.Discrete({n}))"
+                   if role == "observation" else
+                   f"{wrappers}.TransformAction(env, lambda a: a + {start}, gymnasium.spaces.Discrete({n}))")
+            raise TypeError(f"{who} needs {role}s numbered from 0, got {space!r}: wrap the env in {fix}")
+        return True, n
+    if role == "action":
+        fix = (f"discretize it with {wrappers}.DiscretizeAction" if kind == "Box" else
+               f"map one Discrete(n) choice onto it with {wrappers}.TransformAction")
+        raise TypeError(f"{who} chooses among n actions and needs a Discrete(n) action space, got {space!r}: {fix}")
+    flat = kind in ("Box", "MultiBinary") and shape is not None and len(shape) == 1
+    if flat and not discrete_only:
+        return False, int(shape[0])
+    if discrete_only:
+        fix = (f"use DQNAgent, or discretize it with {wrappers}.DiscretizeObservation" if kind == "Box" else
+               f"use DQNAgent on {wrappers}.FlattenObservation(env), or map each observation to a state "
+               f"index with {wrappers}.TransformObservation")
+        raise TypeError(f"{who} needs a Discrete(n) observation space (integer states), got {space!r}: {fix}")
+    if kind == "Box" and shape is not None and len(shape) > 1:
+        raise TypeError(f"{who} takes flat observations of shape (d,), got the image-like {space!r}: wrap the env "
+                        f"in {wrappers}.FlattenObservation (after {wrappers}.GrayscaleObservation and "
+                        f"ResizeObservation, to keep images small)")
+    raise TypeError(f"{who} needs a Box of shape (d,) or a Discrete(n) observation space, got {space!r}: wrap "
+                    f"the env in {wrappers}.FlattenObservation, which makes it a flat Box (one-hot for "
+                    f"discrete parts)")

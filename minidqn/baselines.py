@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_generator, check_float, check_int
+from ._validate import as_generator, check_float, check_int, check_mask, check_space
 from ._policy import greedy_action, greedy_actions, random_action
-from .tabular import _check_mask, value_iteration
+from .tabular import value_iteration
 
 
-def _n_actions(env) -> int:
-    try:
-        return int(env.action_space.n)
-    except AttributeError:
-        raise TypeError(f"env must have a Discrete action_space, got "
-                        f"{getattr(env, 'action_space', None)!r}") from None
+def _n_actions(env, who: str) -> int:
+    return check_space(who, env, "action", discrete_only=True)[1]
 
 
 class RandomAgent:
@@ -33,10 +29,10 @@ class RandomAgent:
 
     @classmethod
     def for_env(cls, env, seed=0):
-        return cls(_n_actions(env), seed=seed)
+        return cls(_n_actions(env, cls.__name__), seed=seed)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
-        return random_action(self.n_actions, _check_mask("action_mask", action_mask, self.n_actions), self.rng)
+        return random_action(self.n_actions, check_mask("action_mask", action_mask, (self.n_actions,)), self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
         return None
@@ -61,10 +57,10 @@ class PopularityAgent:
 
     @classmethod
     def for_env(cls, env, seed=0, epsilon=0.0):
-        return cls(_n_actions(env), seed=seed, epsilon=epsilon)
+        return cls(_n_actions(env, cls.__name__), seed=seed, epsilon=epsilon)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
-        mask = _check_mask("action_mask", action_mask, self.n_actions)
+        mask = check_mask("action_mask", action_mask, (self.n_actions,))
         if explore and self.epsilon > 0 and self.rng.random() < self.epsilon:
             return random_action(self.n_actions, mask, self.rng)
         return greedy_action(self.counts, mask, self.rng)
@@ -92,16 +88,14 @@ class GreedyAgent:
         if not callable(getattr(env, "expected_reward", None)):
             raise TypeError(f"GreedyAgent needs an env with expected_reward(), got {type(env).__name__}")
         self.env = env
-        self.n_actions = _n_actions(env)
+        self.n_actions = _n_actions(env, "GreedyAgent")
         self.rng = as_generator(seed)
 
     def act(self, obs, explore=True, action_mask=None) -> int:
         values = np.asarray(self.env.expected_reward(), dtype=float)
         if values.ndim == 2:  # a vector env: one row per copy, one action each
-            if action_mask is not None and np.shape(action_mask) != values.shape:
-                raise ValueError(f"action_mask must have shape {values.shape}, got {np.shape(action_mask)}")
-            return greedy_actions(values, action_mask, self.rng)
-        return greedy_action(values, _check_mask("action_mask", action_mask, self.n_actions), self.rng)
+            return greedy_actions(values, check_mask("action_mask", action_mask, values.shape), self.rng)
+        return greedy_action(values, check_mask("action_mask", action_mask, (self.n_actions,)), self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
         return None
@@ -127,7 +121,7 @@ class OracleAgent:
         if isinstance(obs, np.ndarray) and obs.shape == () and np.issubdtype(obs.dtype, np.integer):
             obs = obs.item()
         s = check_int("obs", obs, 0, self.n_states - 1)
-        mask = _check_mask("action_mask", action_mask, self.n_actions)
+        mask = check_mask("action_mask", action_mask, (self.n_actions,))
         return greedy_action(self.Q_star[s], mask, self.rng)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):

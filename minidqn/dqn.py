@@ -18,7 +18,7 @@ import json
 import numpy as np
 
 from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
-from ._validate import as_generator, check_array, check_float, check_int
+from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space
 from .dqn_config import DQNConfig, config_from_json, config_to_json
 from ._policy import greedy_actions
 from .losses import huber, mse
@@ -60,18 +60,13 @@ class DQNAgent:
 
     @classmethod
     def for_env(cls, env, **hyperparameters) -> "DQNAgent":
-        """An agent sized for ``env``'s spaces (``Box`` of shape ``(d,)`` or ``Discrete(n)`` observations)."""
-        vector = hasattr(env, "single_observation_space")  # a vector env: spaces of one copy
-        obs_space = env.single_observation_space if vector else env.observation_space
-        act_space = env.single_action_space if vector else env.action_space
-        if not hasattr(act_space, "n"):
-            raise TypeError(f"DQN needs a Discrete action space, got {act_space!r}")
-        if hasattr(obs_space, "n"):
-            return cls(int(obs_space.n), int(act_space.n), one_hot=True, **hyperparameters)
-        shape = tuple(obs_space.shape)
-        if len(shape) != 1:
-            raise TypeError(f"DQN needs flat observations of shape (d,), got shape {shape}; flatten them first")
-        return cls(shape[0], int(act_space.n), **hyperparameters)
+        """An agent sized for ``env``'s spaces (of one copy, for a vector env): observations a
+        ``Box`` of shape ``(d,)`` (or ``MultiBinary(d)``) or ``Discrete(n)`` (one-hot encoded), actions
+        ``Discrete(n)``. Other spaces (Tuple, Dict, images, ``Discrete(n, start=k)``, continuous
+        actions) are a ``TypeError`` naming the Gymnasium wrapper that makes them fit."""
+        one_hot, obs_dim = check_space("DQNAgent", env, "observation")
+        _, n_actions = check_space("DQNAgent", env, "action", discrete_only=True)
+        return cls(obs_dim, n_actions, one_hot=one_hot, **hyperparameters)
 
     # ------------------------------------------------------------------ acting
     @property
@@ -111,17 +106,11 @@ class DQNAgent:
         return check_array(name, x, shape=(None, self.obs_dim)), True
 
     def _check_mask(self, action_mask, n: int, batched: bool, name: str = "action_mask", terminal=False):
-        """A ``(n, n_actions)`` bool mask; every row must allow an action unless ``terminal``."""
-        if action_mask is None:
-            return None
-        mask = np.asarray(action_mask)
+        """A ``(n, n_actions)`` bool mask from a bool or 0/1 one of shape ``(n_actions,)`` (one
+        observation) or ``(n, n_actions)`` (a batch); every row must allow an action unless ``terminal``."""
         want = (n, self.n_actions) if batched else (self.n_actions,)
-        if mask.dtype != bool or mask.shape != want:
-            raise ValueError(f"{name} must be a bool array of shape {want}, got {mask.dtype} {mask.shape}")
-        mask = mask.reshape(n, self.n_actions)
-        if np.any(~mask.any(axis=1) & ~np.asarray(terminal)):
-            raise ValueError(f"{name} allows no action for some (non-terminal) observation")
-        return mask
+        mask = check_mask(name, action_mask, want, allow_empty=terminal)
+        return None if mask is None else mask.reshape(n, self.n_actions)
 
     def q_values(self, obs) -> np.ndarray:
         """``Q(obs, .)`` in reward units: ``(n_actions,)`` for one observation, ``(n, n_actions)`` for n."""
@@ -132,8 +121,9 @@ class DQNAgent:
     def act(self, obs, explore: bool = True, action_mask=None):
         """ε-greedy action (an int), or an int array for a batch of observations.
 
-        Greedy ties are broken uniformly at random; with a mask, only allowed actions are chosen,
-        by exploration as well as by the greedy choice.
+        Greedy ties are broken uniformly at random; with a mask (bool or 0/1, like Gymnasium's
+        int8 ``info["action_mask"]``), only allowed actions are chosen, by exploration as well as
+        by the greedy choice.
         """
         x, batched = self._encode(obs)
         mask = self._check_mask(action_mask, x.shape[0], batched)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_int
+from ._validate import check_int, check_mask
 
 
 @dataclass
@@ -67,9 +67,7 @@ def explain(agent, obs, k: int = 3, action_mask=None, feature_names=None, top_fe
     q = np.asarray(agent.q_values(obs), np.float64)
     if q.ndim != 1:
         raise ValueError(f"explain takes one observation, got Q-values of shape {q.shape}")
-    allowed = np.ones(q.size, bool) if action_mask is None else np.asarray(action_mask)
-    if allowed.dtype != bool or allowed.shape != q.shape or not allowed.any():
-        raise ValueError(f"action_mask must be a bool array of shape {q.shape} allowing some action")
+    allowed = np.ones(q.size, bool) if action_mask is None else check_mask("action_mask", action_mask, q.shape)
     k = min(k, int(allowed.sum()))
     order = np.argsort(-np.where(allowed, q, -np.inf), kind="stable")[:k + 1]
     ranked = order[:k]

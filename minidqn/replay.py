@@ -15,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checkpoint import generator_from_json, generator_to_json
-from ._validate import as_generator, check_array, check_int
+from ._validate import as_generator, check_array, check_int, check_mask
 
 
 class Batch(NamedTuple):
@@ -85,15 +85,10 @@ class ReplayBuffer:
         if next_action_mask is not None:
             if self.n_actions is None:
                 raise ValueError("next_action_mask given, but the buffer was made without n_actions")
-            next_action_mask = np.asarray(next_action_mask)
-            if next_action_mask.shape != want + (self.n_actions,) or next_action_mask.dtype != bool:
-                raise ValueError(f"next_action_mask must be bool of shape {want + (self.n_actions,)}, "
-                                 f"got {next_action_mask.dtype} {next_action_mask.shape}")
             # A terminal next state may allow nothing (sold out); any other must allow something,
             # or the target's max would range over no action at all.
-            stuck = ~next_action_mask.any(axis=-1) & ~terminated
-            if np.any(stuck):
-                raise ValueError("next_action_mask allows no action in a non-terminal next state")
+            next_action_mask = check_mask("next_action_mask", next_action_mask, want + (self.n_actions,),
+                                          allow_empty=terminated)
 
         skip = max(0, n - self.capacity)  # of a batch larger than the buffer, only the tail survives
         if skip:

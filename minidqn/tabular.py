@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import as_generator, check_array, check_float, check_int
+from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space
 from ._policy import greedy_action, random_action
 from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
 from .dynamic_programming import policy_evaluation, value_iteration
@@ -30,20 +30,6 @@ def _check_bool(name, value):
     if isinstance(value, numbers.Integral) and value in (0, 1):
         return bool(value)
     raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
-
-
-def _check_mask(name, mask, n_actions):
-    """``None`` or a bool array of shape ``(n_actions,)`` with at least one True."""
-    if mask is None:
-        return None
-    mask = np.asarray(mask)
-    if mask.dtype != bool:
-        raise TypeError(f"{name} must be a bool array (True = allowed), got dtype {mask.dtype}")
-    if mask.shape != (n_actions,):
-        raise ValueError(f"{name} must have shape ({n_actions},), got {mask.shape}")
-    if not mask.any():
-        raise ValueError(f"{name} must allow at least one action, got all False")
-    return mask
 
 
 def td_target(reward, next_q_max, terminated, gamma):
@@ -71,7 +57,7 @@ def q_update(Q, s, a, r, s_next, terminated, alpha, gamma, next_action_mask=None
 
     ``Q`` is a float array of shape ``(n_states, n_actions)``; only ``Q[s, a]`` changes. With
     ``terminated`` the target is ``r`` and ``Q[s_next]`` is not read (``s_next`` must still be a
-    valid index). ``next_action_mask`` (bool, ``(n_actions,)``) restricts the max over ``Q[s_next]``
+    valid index). ``next_action_mask`` (bool or 0/1, ``(n_actions,)``) restricts the max over ``Q[s_next]``
     to the actions allowed there.
     """
     if not isinstance(Q, np.ndarray) or Q.ndim != 2 or not np.issubdtype(Q.dtype, np.floating):
@@ -86,7 +72,7 @@ def q_update(Q, s, a, r, s_next, terminated, alpha, gamma, next_action_mask=None
     terminated = _check_bool("terminated", terminated)
     alpha = check_float("alpha", alpha, 0.0, 1.0)
     gamma = check_float("gamma", gamma, 0.0, 1.0)
-    mask = _check_mask("next_action_mask", next_action_mask, n_actions)
+    mask = check_mask("next_action_mask", next_action_mask, (n_actions,))
     return _q_update(Q, s, a, r, s_next, terminated, alpha, gamma, mask)
 
 
@@ -140,14 +126,11 @@ class TabularQAgent:
 
     @classmethod
     def for_env(cls, env, **kw):
-        """An agent sized from ``env.observation_space.n`` and ``env.action_space.n``."""
-        try:
-            n_states, n_actions = env.observation_space.n, env.action_space.n
-        except AttributeError:
-            raise TypeError(f"TabularQAgent needs Discrete observation and action spaces, got "
-                            f"{getattr(env, 'observation_space', None)!r} and "
-                            f"{getattr(env, 'action_space', None)!r}") from None
-        return cls(int(n_states), int(n_actions), **kw)
+        """An agent sized from ``env``'s ``Discrete`` observation and action spaces (of one copy,
+        for a vector env); other spaces are a ``TypeError`` naming the Gymnasium wrapper that fits."""
+        _, n_states = check_space("TabularQAgent", env, "observation", discrete_only=True)
+        _, n_actions = check_space("TabularQAgent", env, "action", discrete_only=True)
+        return cls(n_states, n_actions, **kw)
 
     @property
     def epsilon(self) -> float:
@@ -168,7 +151,7 @@ class TabularQAgent:
     def act(self, obs, explore=True, action_mask=None) -> int:
         """An action for state ``obs``: random with probability ε when ``explore``, else greedy."""
         s = self._state("obs", obs)
-        mask = _check_mask("action_mask", action_mask, self.n_actions)
+        mask = check_mask("action_mask", action_mask, (self.n_actions,))
         if explore and self.rng.random() < self.epsilon:
             return random_action(self.n_actions, mask, self.rng)
         return greedy_action(self.Q[s], mask, self.rng)
@@ -181,7 +164,7 @@ class TabularQAgent:
         r = reward if type(reward) is float and math.isfinite(reward) else check_float("reward", reward)
         s_next = self._state("next_obs", next_obs)
         done = _check_bool("terminated", terminated)
-        mask = None if done else _check_mask("next_action_mask", next_action_mask, self.n_actions)
+        mask = None if done else check_mask("next_action_mask", next_action_mask, (self.n_actions,))
         n = int(self.visits[s, a]) + 1
         alpha = self.alpha(n) if callable(self.alpha) else self.alpha
         if not (type(alpha) is float and 0.0 <= alpha <= 1.0):
@@ -198,7 +181,7 @@ class TabularQAgent:
     def recommend(self, obs, k, action_mask=None) -> np.ndarray:
         """The ``k`` best actions by Q, best first (allowed ones only when a mask is given)."""
         q = self.q_values(obs)
-        mask = _check_mask("action_mask", action_mask, self.n_actions)
+        mask = check_mask("action_mask", action_mask, (self.n_actions,))
         allowed = self.n_actions if mask is None else int(mask.sum())
         k = check_int("k", k, 1, allowed)
         if mask is not None:

@@ -205,22 +205,103 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     h.total_steps = total_steps
 
 
+def _autoreset_mode(env) -> str | None:
+    """A vector env's ``metadata["autoreset_mode"]`` as ``"samestep"``, ``"nextstep"``,
+    ``"disabled"`` (or another word), from Gymnasium's ``AutoresetMode`` or its value or name;
+    ``None`` when the env does not say."""
+    mode = (getattr(env, "metadata", None) or {}).get("autoreset_mode")
+    if mode is None:  # Gymnasium's vector envs before 1.1 do not say: they reset on the next step
+        return "nextstep" if type(env).__module__.startswith("gymnasium.") else None
+    return str(getattr(mode, "value", mode)).split(".")[-1].replace("_", "").lower()
+
+
+_SAME_STEP_HOW = ("make it with autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP "
+                  "(SyncVectorEnv(..., autoreset_mode=...) or gym.make_vec(..., "
+                  "vector_kwargs={'autoreset_mode': ...}))")
+
+
+def _check_autoreset(env) -> None:
+    mode = _autoreset_mode(env)
+    if mode in (None, "samestep"):
+        return
+    given = (getattr(env, "metadata", None) or {}).get("autoreset_mode", "None (Gymnasium < 1.1: next-step)")
+    if mode == "nextstep":
+        why = ("with next-step autoreset (Gymnasium's default) the step after an episode ends only "
+               "resets that copy and ignores its action, so a stored transition would cross two episodes")
+    elif mode == "disabled":
+        why = ("with autoreset disabled, finished copies stay finished until the caller resets them "
+               "with reset(options={'reset_mask': ...}), which train does not do")
+    else:
+        why = "this mode is unknown to train"
+    raise TypeError(f"train drives vector envs with same-step autoreset only, got autoreset_mode={given}: "
+                    f"{why}; {_SAME_STEP_HOW}")
+
+
+def _vector_mask(info, present_key="_action_mask"):
+    """``info["action_mask"]`` of a vector env, ``(n, n_actions)``; rows a copy did not report
+    (``info["_action_mask"]`` False, zero-filled by Gymnasium) allow everything."""
+    mask = _mask(info)
+    if mask is None:
+        return None
+    present = info.get(present_key)
+    if present is not None and not np.all(present):
+        mask = np.where(np.asarray(present, bool)[:, None], mask, 1)
+    return mask
+
+
+def _final_obs(info, next_obs, done) -> np.ndarray:
+    """The true next observation of every copy: ``info["final_obs"][i]`` where copy ``i``'s
+    episode ended at this step, ``next_obs[i]`` (already the next episode's first) elsewhere.
+
+    Gymnasium's same-step mode gives ``final_obs`` as an object array holding ``None`` for copies
+    that did not finish (and ``_final_obs`` flags the others); ``VectorShopEnv`` gives a full array.
+    """
+    final = info.get("final_obs") if isinstance(info, dict) else None
+    if final is None:
+        raise ValueError("a copy's episode ended but the vector env's info has no 'final_obs' (its last "
+                         "observation); train needs same-step autoreset that reports it, as Gymnasium's does")
+    final = np.asarray(final)
+    flagged = np.asarray(info.get("_final_obs", done), bool)
+    if final.shape[:1] != done.shape or np.any(done & ~flagged):
+        raise ValueError(f"info['final_obs'] must hold the last observation of every copy that finished "
+                         f"(copies {np.flatnonzero(done).tolist()}), got shape {final.shape} flagged "
+                         f"{np.flatnonzero(flagged).tolist()}")
+    stored = np.array(next_obs)  # a copy: next_obs goes on to be acted on
+    if final.dtype != object:
+        stored[done] = final[done]
+    else:
+        for i in np.flatnonzero(done):
+            stored[i] = final[i]
+    return stored
+
+
+def _final_mask(info, next_mask, done) -> np.ndarray:
+    """The action mask of every copy's true next observation: the finished episode's last mask
+    where one ended (``info["final_action_mask"]`` of ``VectorShopEnv``, or Gymnasium's
+    ``info["final_info"]["action_mask"]``; everything allowed when neither is there)."""
+    final = info.get("final_action_mask")
+    if final is None and isinstance(info.get("final_info"), dict):
+        final = _vector_mask(info["final_info"])
+    stored = np.array(next_mask)
+    stored[done] = 1 if final is None else np.asarray(final)[done]
+    return stored
+
+
 def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     """The loop for a vector env with same-step autoreset (``VectorShopEnv``, Gymnasium's
     ``SAME_STEP`` mode): each step moves ``num_envs`` copies, finished ones already restarted.
 
     The stored transition of a finished copy ends in ``info["final_obs"]``, not in the returned
-    observation, which is already the next episode's first. Steps count transitions, so the run
-    stops at the first multiple of ``num_envs`` at or above ``total_steps``.
+    observation, which is already the next episode's first (see ``_final_obs``); its next action
+    mask likewise comes from the final info. Steps count transitions, so the run stops at the
+    first multiple of ``num_envs`` at or above ``total_steps``. Next-step and disabled autoreset
+    are refused, each saying why.
     """
-    mode = getattr(env, "metadata", {}).get("autoreset_mode")
-    if mode is not None and "same" not in str(mode).lower():
-        raise TypeError(f"train drives vector envs with same-step autoreset only, got autoreset_mode={mode}: "
-                        "with next-step autoreset a stored transition would cross two episodes")
+    _check_autoreset(env)
     n = int(env.num_envs)
     batched = getattr(agent, "accepts_batches", False)
     obs, info = _reset(env, seed)
-    mask = _mask(info)
+    mask = _vector_mask(info)
     ep_return, ep_length = np.zeros(n), np.zeros(n, np.int64)
     t = 0
     while t < total_steps:
@@ -231,13 +312,17 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
                                           **({} if mask is None else {"action_mask": mask[i]}))
                                 for i in range(n)])
         next_obs, rewards, terminated, truncated, info = _step(env, actions)
-        next_mask, done = _mask(info), np.asarray(terminated) | np.asarray(truncated)
+        rewards = np.asarray(rewards, dtype=np.float64)
+        terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
+        if not rewards.shape == terminated.shape == truncated.shape == (n,):
+            raise ValueError(f"a vector env of {n} must return rewards, terminated and truncated of shape "
+                             f"({n},), got {rewards.shape}, {terminated.shape} and {truncated.shape}")
+        next_mask, done = _vector_mask(info), terminated | truncated
         stored_obs, stored_mask = next_obs, next_mask
         if done.any():  # the transition ends where the finished episode ended
-            stored_obs = np.where(done.reshape(-1, *[1] * (np.ndim(next_obs) - 1)), info["final_obs"], next_obs)
+            stored_obs = _final_obs(info, next_obs, done)
             if next_mask is not None:
-                final_mask = info.get("final_action_mask", True)
-                stored_mask = np.where(done[:, None], final_mask, next_mask)
+                stored_mask = _final_mask(info, next_mask, done)
         if batched:
             loss = agent.observe(obs, actions, rewards, stored_obs, terminated,
                                  **({} if stored_mask is None else {"next_action_mask": stored_mask}))
@@ -248,6 +333,7 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
             losses = [x for x in losses if x is not None]
             loss = float(np.mean(losses)) if losses else None
         t += n
+        h.total_steps = t  # kept current, so that a run cut short says how far it got
         if loss is not None:
             h.loss_steps.append(t)
             h.losses.append(float(loss))
@@ -260,7 +346,6 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         evaluate_at(t)
         if t >= report.next_step:
             report.update(min(t, total_steps), h, agent)
-    h.total_steps = t
 
 
 def _se(x) -> float:
@@ -276,7 +361,21 @@ def _ratio(num, den) -> tuple[float, float]:
     return rate, float(math.sqrt(np.sum((num - rate * den) ** 2) / (n * (n - 1))) / den.mean())
 
 
-def evaluate(agent, env, episodes=20, seed=0) -> dict:
+DEFAULT_MAX_EPISODE_STEPS = 10_000  # evaluate's cap when neither the caller nor env.spec gives one
+
+
+def _episode_cap(env, max_episode_steps) -> int:
+    """``max_episode_steps`` when given, else the env's ``spec.max_episode_steps`` (Gymnasium's
+    time limit) when it has one, else ``DEFAULT_MAX_EPISODE_STEPS``."""
+    if max_episode_steps is not None:
+        return check_int("max_episode_steps", max_episode_steps, minimum=1)
+    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
+    if isinstance(limit, (int, np.integer)) and not isinstance(limit, bool) and limit >= 1:
+        return int(limit)
+    return DEFAULT_MAX_EPISODE_STEPS
+
+
+def evaluate(agent, env, episodes=20, seed=0, max_episode_steps=None) -> dict:
     """Run ``episodes`` episodes with ``agent.act(obs, explore=False)``; no learning.
 
     Episode ``i`` is reset with the ``i``-th seed of ``SeedSequence(seed)``, so the same
@@ -289,7 +388,14 @@ def evaluate(agent, env, episodes=20, seed=0) -> dict:
     space, ``coverage``: the share of actions recommended at least once over all episodes (one
     number for the whole run, so no standard error); when the env has a ``category`` per action,
     ``categories_per_session``: distinct categories recommended in a visit, with its ``_se``.
-    The env must end every episode (terminated or truncated) under the agent's policy.
+
+    Every episode ends: terminated or truncated by the env, or cut after ``max_episode_steps``
+    steps, so an env without a time limit (Gymnasium's CliffWalking, a policy that never
+    reaches the goal) cannot hang the evaluation. The cap defaults to the env's
+    ``spec.max_episode_steps`` (Gymnasium's ``TimeLimit``) and, when the env has none, to
+    ``DEFAULT_MAX_EPISODE_STEPS`` (10,000). A cut episode counts as truncated:
+    ``episodes_truncated`` (by the env or the cap) and ``truncated_rate`` (their share) are
+    always reported, and ``episodes_capped`` says how many of them the cap cut.
     """
     _check_agent(agent)
     _check_env("env", env)
@@ -298,8 +404,10 @@ def evaluate(agent, env, episodes=20, seed=0) -> dict:
                         f"got a vector env of {env.num_envs}")
     episodes = check_int("episodes", episodes, minimum=1)
     seed = check_int("seed", seed, minimum=0)
+    cap = _episode_cap(env, max_episode_steps)
     seeds = np.random.SeedSequence(seed).generate_state(episodes)
     returns, lengths = np.zeros(episodes), np.zeros(episodes)
+    truncated_episodes, capped_episodes = 0, 0
     events = {key: np.zeros(episodes) for key in ("revenue", "purchased", "clicked")}
     seen = set()
     n_actions = getattr(getattr(env, "action_space", None), "n", None)
@@ -319,13 +427,18 @@ def evaluate(agent, env, episodes=20, seed=0) -> dict:
                 if key in info:
                     totals[i] += float(info[key])
                     seen.add(key)
-            mask, done = _mask(info), terminated or truncated
+            capped = not (terminated or truncated) and lengths[i] >= cap
+            mask, done = _mask(info), terminated or truncated or capped
+        truncated_episodes += bool(done and not terminated)
+        capped_episodes += capped
         recommended |= visit
         if category is not None:
             categories[i] = len({int(category[a]) for a in visit})
     metrics = {"episodes": episodes, "mean_return": float(returns.mean()),
                "std_return": float(returns.std()), "mean_return_se": _se(returns),
-               "mean_length": float(lengths.mean()), "mean_length_se": _se(lengths)}
+               "mean_length": float(lengths.mean()), "mean_length_se": _se(lengths),
+               "episodes_truncated": truncated_episodes, "truncated_rate": truncated_episodes / episodes,
+               "episodes_capped": capped_episodes}
     if "revenue" in seen:
         metrics["revenue_per_session"] = float(events["revenue"].mean())
         metrics["revenue_per_session_se"] = _se(events["revenue"])

@@ -22,6 +22,20 @@ def test_random_agent_is_uniform_seeded_and_respects_masks():
         agent.act(0, action_mask=np.zeros(4, dtype=bool))
 
 
+def test_baselines_take_integer_0_1_masks_and_refuse_other_masks():
+    env = TabularShop(seed=0)
+    env.reset(seed=0)
+    int_mask = np.array([0, 1, 0, 1, 0], np.int8)  # Gymnasium's dtype
+    for agent in (RandomAgent(5, seed=0), PopularityAgent(5, seed=0), GreedyAgent(env), OracleAgent(env)):
+        assert {agent.act(0, action_mask=int_mask) for _ in range(50)} <= {1, 3}
+        with pytest.raises(ValueError, match="only 0 and 1"):
+            agent.act(0, action_mask=int_mask * 2)
+        with pytest.raises(TypeError, match="action_mask must be a bool or integer"):
+            agent.act(0, action_mask=int_mask.astype(float))
+    random_agent = RandomAgent(5, seed=0)
+    assert {random_agent.act(0, action_mask=int_mask) for _ in range(50)} == {1, 3}
+
+
 def test_popularity_agent_recommends_the_most_rewarded_action_and_skips_masked_ones():
     agent = PopularityAgent(3, seed=0)
     assert {agent.act(0) for _ in range(100)} == {0, 1, 2}  # untried: ties at random

@@ -295,7 +295,7 @@ def test_bad_calls():
         agent.act(np.array([0.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match="allows no action"):
         agent.act(np.zeros(3), action_mask=np.zeros(2, bool))
-    with pytest.raises(ValueError, match="action_mask must be a bool array of shape"):
+    with pytest.raises(ValueError, match=r"action_mask must have shape \(2,\), got \(3,\)"):
         agent.act(np.zeros(3), action_mask=np.ones(3, bool))
     with pytest.raises(ValueError, match="action must be in"):
         agent.observe(np.zeros(3), 2, 0.0, np.zeros(3), False)
@@ -352,3 +352,43 @@ def test_tiny_rewards_are_kept_exactly_and_scaled_to_order_one():
         agent.observe(np.full(2, float(i)), i % 2, 3e-50, np.full(2, i + 1.0), False)
     assert agent.buffer.rewards[0] == 3e-50  # float32 would have stored 0.0
     assert agent.reward_scale == pytest.approx(1 / 3e-50)
+
+
+def test_integer_masks_are_taken_as_bool_masks_everywhere_and_other_masks_are_refused():
+    """Gymnasium's masks are int8 0/1 (Taxi's info["action_mask"]): they act like bool masks."""
+    agent = DQNAgent(3, 4, learning_starts=0, batch_size=2, seed=0)
+    int_mask = np.array([0, 1, 0, 1], np.int8)
+    assert {agent.act(np.zeros(3), action_mask=int_mask) for _ in range(100)} == {1, 3}
+    assert set(agent.act(np.zeros((5, 3)), action_mask=np.tile(int_mask, (5, 1))).tolist()) <= {1, 3}
+    assert set(agent.recommend(np.zeros(3), 2, action_mask=int_mask).tolist()) == {1, 3}
+    agent.observe(np.zeros(3), 0, 1.0, np.ones(3), False, next_action_mask=[0, 0, 1, 0])
+    agent.observe(np.zeros(3), 0, 1.0, np.ones(3), True, next_action_mask=np.zeros(4, np.uint8))
+    np.testing.assert_array_equal(agent.buffer.next_action_mask[:2], [[False, False, True, False], [False] * 4])
+    assert agent.buffer.next_action_mask.dtype == bool
+    for bad, error, match in [(np.array([0, 2, 0, 1]), ValueError, "only 0 and 1.*got 2"),
+                              (np.array([0.0, 1.0, 0.0, 1.0]), TypeError, "bool or integer 0/1.*float64"),
+                              (np.array([-1, 1, 0, 1]), ValueError, "got -1"),
+                              (np.array(["a", "b", "c", "d"]), TypeError, "action_mask"),
+                              (np.zeros(4, np.int8), ValueError, "allows no action")]:
+        with pytest.raises(error, match=match):
+            agent.act(np.zeros(3), action_mask=bad)
+    with pytest.raises(TypeError, match="next_action_mask must be a bool or integer"):
+        agent.observe(np.zeros(3), 0, 1.0, np.ones(3), False, next_action_mask=np.ones(4))
+    assert agent.steps == 2 and len(agent.buffer) == 2
+
+
+def test_for_env_names_the_space_and_the_wrapper_that_fits_it():
+    from minidqn.spaces import Box, Discrete
+
+    class Env:
+        def __init__(self, obs, act):
+            self.observation_space, self.action_space = obs, act
+    agent = DQNAgent.for_env(Env(Box(0.0, 1.0, shape=(5,)), Discrete(3)), seed=0)
+    assert (agent.obs_dim, agent.n_actions, agent.one_hot) == (5, 3, False)
+    assert DQNAgent.for_env(Env(Discrete(7), Discrete(2))).one_hot
+    with pytest.raises(TypeError, match=r"image-like Box\(shape=\(2, 3\).*FlattenObservation"):
+        DQNAgent.for_env(Env(Box(0.0, 1.0, shape=(2, 3)), Discrete(3)))
+    with pytest.raises(TypeError, match=r"Discrete\(n\) action space, got Box.*DiscretizeAction"):
+        DQNAgent.for_env(Env(Box(0.0, 1.0, shape=(5,)), Box(-1.0, 1.0, shape=(1,))))
+    with pytest.raises(TypeError, match="DQNAgent needs an env with an observation_space"):
+        DQNAgent.for_env(object())

@@ -42,6 +42,12 @@ def test_explain_leaves_the_agent_gradients_alone_and_respects_masks():
     agent.online.grads[:] = 7.0
     ex = explain(agent, np.ones(3), k=4, action_mask=np.array([True, False, True, False]))
     assert {e.action for e in ex} == {0, 2}
+    assert [e.action for e in explain(agent, np.ones(3), k=4, action_mask=np.array([1, 0, 1, 0], np.int8))] == \
+        [e.action for e in ex]  # Gymnasium's int8 masks mean the same
+    with pytest.raises(TypeError, match="action_mask must be a bool or integer 0/1"):
+        explain(agent, np.ones(3), action_mask=np.ones(4) * 0.5)
+    with pytest.raises(ValueError, match=r"action_mask must have shape \(4,\)"):
+        explain(agent, np.ones(3), action_mask=np.ones(3, bool))
     assert np.all(agent.online.grads == 7.0)
     with pytest.raises(ValueError, match="feature_names"):
         explain(agent, np.ones(3), feature_names=["a"])

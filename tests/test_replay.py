@@ -106,7 +106,9 @@ def test_state_dict_round_trip_continues_identically():
     (lambda b: b.add(np.full(3, np.inf), 0, 0.0, np.zeros(3), False), ValueError, "obs must be finite"),
     (lambda b: b.add(np.zeros(3), 0, 0.0, np.zeros(3), "yes"), TypeError, "terminated"),
     (lambda b: b.add(np.zeros((2, 3)), [0, 1], [0.0], np.zeros((2, 3)), [False, True]), ValueError, "reward must have shape"),
-    (lambda b: b.add(np.zeros(3), 0, 0.0, np.zeros(3), False, np.ones(3)), ValueError, "next_action_mask"),
+    (lambda b: b.add(np.zeros(3), 0, 0.0, np.zeros(3), False, np.ones(3, bool)), ValueError, "next_action_mask must have shape"),
+    (lambda b: b.add(np.zeros(3), 0, 0.0, np.zeros(3), False, np.ones(4)), TypeError, "next_action_mask must be a bool or integer"),
+    (lambda b: b.add(np.zeros(3), 0, 0.0, np.zeros(3), False, np.full(4, 2)), ValueError, "only 0 and 1"),
     (lambda b: b.sample(1), RuntimeError, "holding 0 transitions"),
     (lambda b: b.sample(0), ValueError, "batch_size must be >= 1"),
 ])
@@ -142,6 +144,13 @@ def test_state_dict_is_a_snapshot_and_corrupt_states_are_refused():
         with pytest.raises(ValueError, match="replay state"):
             fresh.load_state_dict(snap | {key: value})
         assert len(fresh) == 0 and not fresh.obs.any()
+
+
+def test_integer_0_1_masks_are_stored_as_bools():
+    buf = ReplayBuffer(4, 1, n_actions=3)
+    buf.add(np.zeros((2, 1)), [0, 1], [0.0, 1.0], np.zeros((2, 1)), [False, True],
+            next_action_mask=np.array([[1, 0, 1], [0, 0, 0]], np.int8))
+    np.testing.assert_array_equal(buf.next_action_mask[:2], [[True, False, True], [False, False, False]])
 
 
 def test_terminal_next_states_may_allow_nothing_others_must_allow_something():

@@ -16,6 +16,8 @@ from hypothesis import given, settings, strategies as st
 
 from minidqn.envs.shop import ShopConfig, ShopEnv
 from minidqn.envs.vector_shop import VectorShopEnv
+from minidqn.envs.pricing import PricingEnv
+from minidqn.envs.tabular_shop import TabularShop
 
 SMALL = ShopConfig(n_items=12, n_categories=3)
 
@@ -523,3 +525,25 @@ if __name__ == "__main__":
     for name, (mean, se, length, length_se, seconds) in results.items():
         print(f"{name:18s} {mean:7.3f} ± {se:.3f} {mean / results['greedy'][0]:9.2f}"
               f" {length:7.2f} ± {length_se:.2f}   ({seconds:.1f} s)")
+
+
+@pytest.mark.parametrize("make", [ShopEnv, TabularShop, PricingEnv, lambda: PricingEnv(obs_mode="features"),
+                                  lambda: VectorShopEnv(2)])
+def test_every_env_has_gymnasiums_reset_options_close_and_metadata(make):
+    env = make()
+    first, _ = env.reset(seed=3, options={"anything": 1})
+    again, _ = env.reset(seed=3, options=None)
+    np.testing.assert_array_equal(first, again)  # options change nothing
+    assert env.metadata["render_modes"] == []
+    assert env.close() is None
+    if hasattr(env, "num_envs"):
+        assert env.metadata["autoreset_mode"] == "SameStep"  # gymnasium.vector.AutoresetMode's value
+
+
+def test_to_gymnasium_without_gymnasium_names_the_extra_to_install(monkeypatch):
+    import sys
+
+    from minidqn.envs import to_gymnasium
+    monkeypatch.setitem(sys.modules, "gymnasium", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"minidqn\[gym\]"):
+        to_gymnasium(ShopEnv())

@@ -200,8 +200,23 @@ def test_masks_are_respected_when_acting_and_in_the_target():
     assert agent.Q[0, 0] == 2.0
     with pytest.raises(ValueError, match="action_mask must have shape"):
         agent.act(0, action_mask=np.array([True, False]))
-    with pytest.raises(TypeError, match="bool"):
-        agent.act(0, action_mask=np.array([1, 1, 1]))
+    with pytest.raises(TypeError, match="bool or integer 0/1"):
+        agent.act(0, action_mask=np.array([1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        agent.act(0, action_mask=np.array([1, 1, 3]))
+
+
+def test_integer_0_1_masks_act_as_bool_masks():
+    agent = TabularQAgent(2, 3, alpha=1.0, gamma=1.0, epsilon=0.5, seed=0)
+    agent.Q[1] = [100.0, 1.0, 2.0]
+    mask = np.array([0, 1, 1], np.int8)  # Gymnasium's dtype
+    assert {agent.act(1, action_mask=mask) for _ in range(300)} == {1, 2}
+    agent.observe(0, 0, 0.0, 1, False, next_action_mask=mask)
+    assert agent.Q[0, 0] == 2.0  # the max over allowed actions 1 and 2, not the 100 of action 0
+    assert agent.recommend(1, 2, action_mask=[0, 1, 1]).tolist() == [2, 1]
+    Q = np.array([[0.0, 0.0], [5.0, 9.0]])
+    q_update(Q, 0, 0, 1.0, 1, False, alpha=1.0, gamma=1.0, next_action_mask=np.array([1, 0], np.int8))
+    assert Q[0, 0] == 6.0
 
 
 def test_observe_returns_td_error_size_counts_visits_and_rejects_bad_input_untouched():

@@ -521,3 +521,112 @@ def test_a_reward_that_is_an_array_is_refused_with_a_clear_message():
 
     with pytest.raises(TypeError, match=r"reward of shape \(1,\) at step 1; a reward must be a scalar"):
         train(RecordingAgent(), ArrayRewardEnv(), 5, progress=False)
+
+
+# --- Gymnasium's same-step vector envs, and evaluate's episode cap ------------------------------
+
+class ObjectFinalObsVectorEnv(CountingVectorEnv):
+    """``CountingVectorEnv`` reporting as Gymnasium's SAME_STEP mode does: ``final_obs`` an object
+    array holding ``None`` for copies that did not finish, int8 masks allowing actions ``!= count % 2``
+    (a finished episode's last mask in ``final_info``)."""
+    metadata = {"autoreset_mode": "SameStep"}
+
+    def reset(self, seed=None, options=None):
+        obs, _ = super().reset(seed)
+        return obs, {"action_mask": self._masks(), "_action_mask": np.ones(3, bool)}
+
+    def _masks(self):
+        return np.stack([np.arange(2) != c % 2 for c in self.count]).astype(np.int8)
+
+    def step(self, actions):
+        before = self.count + 1
+        obs, rewards, terminated, truncated, info = super().step(actions)
+        final = np.full(3, None, dtype=object)
+        for i in np.flatnonzero(terminated):
+            final[i] = info["final_obs"][i]
+        final_masks = np.stack([np.arange(2) != c % 2 for c in before]).astype(np.int8)
+        final_masks[~terminated] = 0  # Gymnasium zero-fills the copies that did not finish
+        return obs, rewards, terminated, truncated, {
+            "final_obs": final, "_final_obs": terminated.copy(),
+            "final_info": {"action_mask": final_masks, "_action_mask": terminated.copy()},
+            "action_mask": self._masks(), "_action_mask": np.ones(3, bool)}
+
+
+class MaskRecorder(BatchRecorder):
+    def act(self, obs, explore=True, action_mask=None):
+        self.masks = action_mask
+        return np.argmax(action_mask, axis=1)
+
+    def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
+        assert next_obs.dtype == np.float64
+        self.seen.append((obs[:, 0].copy(), next_obs[:, 0].copy(), terminated.copy(), next_action_mask.copy()))
+
+
+def test_vector_loop_takes_gymnasiums_object_final_obs_and_final_info_masks():
+    agent = MaskRecorder()
+    h = train(agent, ObjectFinalObsVectorEnv(), total_steps=12 * 3, progress=False)
+    assert len(agent.seen) == 12 and h.episode_lengths.count(2) == 6
+    for obs, next_obs, terminated, next_mask in agent.seen:
+        np.testing.assert_array_equal(next_obs, obs + 1)  # the finished episode's last obs, not None
+        # the next mask is that of the true next observation, also where the copy restarted
+        np.testing.assert_array_equal(next_mask, np.stack([np.arange(2) != c % 2 for c in next_obs]))
+
+
+@pytest.mark.parametrize("mode, match", [
+    ("NextStep", "same-step autoreset only.*next-step autoreset.*cross two episodes.*SAME_STEP"),
+    ("AutoresetMode.DISABLED", "same-step autoreset only.*disabled.*reset_mask.*SAME_STEP"),
+    ("Sometimes", "unknown to train")])
+def test_next_step_and_disabled_autoreset_are_refused_each_with_its_reason(mode, match):
+    env = ObjectFinalObsVectorEnv()
+    env.metadata = {"autoreset_mode": mode}
+    with pytest.raises(TypeError, match=match):
+        train(RandomAgent(2), env, total_steps=3, progress=False)
+
+
+def test_a_gymnasium_vector_env_that_does_not_state_its_mode_is_next_step_and_refused():
+    class OldSyncVectorEnv(CountingVectorEnv):  # Gymnasium 1.0's: no autoreset_mode, next-step only
+        metadata = {"render_modes": []}
+    OldSyncVectorEnv.__module__ = "gymnasium.vector.sync_vector_env"
+    with pytest.raises(TypeError, match=r"autoreset_mode=None \(Gymnasium < 1.1: next-step\)"):
+        train(RandomAgent(2), OldSyncVectorEnv(), total_steps=3, progress=False)
+
+
+def test_a_vector_env_that_does_not_report_final_obs_is_refused_when_an_episode_ends():
+    env = CountingVectorEnv()
+    step = env.step
+    env.step = lambda a: step(a)[:4] + ({},)
+    with pytest.raises(ValueError, match="no 'final_obs'"):
+        train(RandomAgent(2), env, total_steps=30, progress=False)
+
+
+class EndlessEnv:
+    """Never terminates nor truncates (a policy that never reaches the goal, without a time limit)."""
+
+    def reset(self, seed=None, options=None):
+        return 0, {}
+
+    def step(self, action):
+        return 0, 1.0, False, False, {}
+
+
+def test_evaluate_cuts_endless_episodes_at_the_cap_and_counts_them_as_truncated():
+    m = evaluate(RandomAgent(2, seed=0), EndlessEnv(), episodes=3, seed=0, max_episode_steps=7)
+    assert m["mean_length"] == 7.0 and m["mean_return"] == 7.0
+    assert m["episodes_truncated"] == 3 and m["truncated_rate"] == 1.0 and m["episodes_capped"] == 3
+    env = EndlessEnv()
+    env.spec = type("Spec", (), {"max_episode_steps": 5})()  # as gymnasium.make sets it
+    assert evaluate(RandomAgent(2), env, episodes=2)["mean_length"] == 5.0
+    assert evaluate(RandomAgent(2), env, episodes=2, max_episode_steps=3)["mean_length"] == 3.0  # the caller wins
+    env.spec.max_episode_steps = None  # a spec without a time limit: the default cap
+    from minidqn.train import DEFAULT_MAX_EPISODE_STEPS
+    assert evaluate(RandomAgent(2), env, episodes=1)["mean_length"] == DEFAULT_MAX_EPISODE_STEPS == 10_000
+    for bad, error in ((0, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match="max_episode_steps"):
+            evaluate(RandomAgent(2), EndlessEnv(), episodes=1, max_episode_steps=bad)
+
+
+def test_evaluate_tells_the_envs_own_truncations_from_the_caps_cuts():
+    m = evaluate(RecordingAgent(), ScriptedEnv(), episodes=4, seed=0)
+    assert m["episodes_truncated"] == 2 and m["truncated_rate"] == 0.5 and m["episodes_capped"] == 0
+    m = evaluate(RecordingAgent(), ScriptedEnv(), episodes=4, seed=0, max_episode_steps=2)
+    assert m["mean_length"] == 2.0 and m["episodes_truncated"] == 4 and m["episodes_capped"] == 2

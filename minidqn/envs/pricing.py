@@ -101,6 +101,7 @@ class PricingEnv:
     """
 
     feature_names = ("time_left", "stock_left", "arrivals", "valuation")
+    metadata = {"render_modes": []}  # Gymnasium's: nothing to render
 
     def __init__(self, config: PricingConfig | None = None, seed=None, **overrides):
         if config is None:
@@ -315,6 +316,9 @@ class PricingEnv:
         if terminated:
             self._t = self._n = None
         return obs, revenue, terminated, False, info
+
+    def close(self) -> None:
+        """Nothing to release; here for Gymnasium compatibility."""
 
     def __repr__(self) -> str:
         return (f"PricingEnv(periods={self.periods}, stock={self.max_stock}, "

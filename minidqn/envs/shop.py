@@ -167,6 +167,8 @@ class ShopEnv:
     float32, shape ``(4 K + 7,)``), ``action_space`` (``Discrete(n_items)``).
     """
 
+    metadata = {"render_modes": []}  # Gymnasium's: nothing to render
+
     def __init__(self, config: ShopConfig | None = None, seed=None):
         _setup(self, config, seed)
         config = self.config
@@ -185,11 +187,11 @@ class ShopEnv:
         from .vector_shop import VectorShopEnv
         return VectorShopEnv(num_envs, config, seed)
 
-    def reset(self, seed=None):
+    def reset(self, seed=None, options=None):
         """Draw a new shopper → ``(obs, info)``; ``info["action_mask"]`` is all True.
 
         A ``seed`` (int or Generator) reseeds the env's generator; without one the next shopper
-        comes from the same stream.
+        comes from the same stream. ``options`` is accepted for Gymnasium's signature and unused.
         """
         if seed is not None:
             self._rng = as_generator(seed)

@@ -64,6 +64,7 @@ class TabularShop:
     ``patience`` (after the step; 0 once the shopper left on a miss).
     """
 
+    metadata = {"render_modes": []}  # Gymnasium's: nothing to render
     n_segments, n_actions = BUY_PROB.shape
     n_states = n_segments * MAX_PATIENCE
 
@@ -124,7 +125,8 @@ class TabularShop:
 
     # --- the Gymnasium interface -------------------------------------------------------------
     def reset(self, seed=None, options=None):
-        """Start a visit: ``(obs, info)``. ``seed`` re-seeds; ``None`` continues the generator."""
+        """Start a visit: ``(obs, info)``. ``seed`` re-seeds; ``None`` continues the generator.
+        ``options`` is accepted for Gymnasium's signature and unused."""
         if seed is not None:
             self.np_random = as_generator(seed)
         segment = int(np.searchsorted(self._cum_shares, self.np_random.random(), side="right"))

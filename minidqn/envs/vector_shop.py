@@ -39,6 +39,9 @@ class VectorShopEnv:
     ``single_observation_space``, also available under that name).
     """
 
+    # Gymnasium's keys; "SameStep" is the value of gymnasium.vector.AutoresetMode.SAME_STEP.
+    metadata = {"render_modes": [], "autoreset_mode": "SameStep"}
+
     def __init__(self, num_envs: int, config=None, seed=None):
         self.num_envs = check_int("num_envs", num_envs, minimum=1)
         _setup(self, config, seed)
@@ -68,11 +71,11 @@ class VectorShopEnv:
         self._raw[idx] = 0.0
         self._raw[idx, s.entry] = 1.0
 
-    def reset(self, seed=None):
+    def reset(self, seed=None, options=None):
         """Draw ``num_envs`` new shoppers → ``(obs (n, d) float32, info)``.
 
         ``info["action_mask"]`` is ``(n, n_items)`` bool, all True. A ``seed`` reseeds the
-        single generator of the batch.
+        single generator of the batch. ``options`` is accepted for Gymnasium's signature and unused.
         """
         if seed is not None:
             self._rng = as_generator(seed)
