@@ -52,16 +52,20 @@ def _step(env, action):
     return out
 
 
-def _finite_reward(reward, t):
-    """The reward as a float; a ``ValueError`` naming the step when it is NaN or infinite (it would
-    poison every mean, and a learner's values, without a word)."""
-    if np.ndim(reward) != 0:
-        raise TypeError(f"env.step returned a reward of shape {np.shape(reward)} at step {t}; "
-                        "a reward must be a scalar")
-    r = float(reward)
-    if not math.isfinite(r):
-        raise ValueError(f"env.step returned a non-finite reward {r} at step {t}; the run stops there")
-    return r
+def _finite_rewards(rewards, shape: tuple, t: int):
+    """The env's reward(s) as a float (``shape == ()``) or a float64 array of ``shape``; a clear
+    error naming the step when the shape is wrong or a reward is NaN or infinite (it would poison
+    every mean, and a learner's values, without a word)."""
+    if shape == () and type(rewards) is float and math.isfinite(rewards):
+        return rewards  # the common case, without NumPy calls
+    r = np.asarray(rewards, dtype=np.float64)
+    if r.shape != shape:
+        raise TypeError(f"env.step returned rewards of shape {r.shape} at step {t}; expected "
+                        + ("a scalar" if shape == () else f"shape {shape}, one per copy"))
+    if not np.isfinite(r).all():
+        raise ValueError(f"env.step returned a non-finite reward {r[~np.isfinite(r)].flat[0]} at step {t}; "
+                         "the run stops there")
+    return float(r) if shape == () else r
 
 
 def _mask(info):
@@ -183,7 +187,7 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     for t in range(1, total_steps + 1):
         action = agent.act(obs, explore=True, **({} if mask is None else {"action_mask": mask}))
         next_obs, reward, terminated, truncated, info = _step(env, action)
-        reward = _finite_reward(reward, t)
+        reward = _finite_rewards(reward, (), t)
         next_mask = _mask(info)
         loss = agent.observe(obs, action, reward, next_obs, terminated,
                              **({} if next_mask is None else {"next_action_mask": next_mask}))
@@ -312,11 +316,11 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
                                           **({} if mask is None else {"action_mask": mask[i]}))
                                 for i in range(n)])
         next_obs, rewards, terminated, truncated, info = _step(env, actions)
-        rewards = np.asarray(rewards, dtype=np.float64)
+        rewards = _finite_rewards(rewards, (n,), t + n)
         terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
-        if not rewards.shape == terminated.shape == truncated.shape == (n,):
-            raise ValueError(f"a vector env of {n} must return rewards, terminated and truncated of shape "
-                             f"({n},), got {rewards.shape}, {terminated.shape} and {truncated.shape}")
+        if not terminated.shape == truncated.shape == (n,):
+            raise ValueError(f"a vector env of {n} must return terminated and truncated of shape "
+                             f"({n},), got {terminated.shape} and {truncated.shape}")
         next_mask, done = _vector_mask(info), terminated | truncated
         stored_obs, stored_mask = next_obs, next_mask
         if done.any():  # the transition ends where the finished episode ended

@@ -519,7 +519,7 @@ def test_a_reward_that_is_an_array_is_refused_with_a_clear_message():
             obs, reward, terminated, truncated, info = super().step(action)
             return obs, np.array([reward]), terminated, truncated, info
 
-    with pytest.raises(TypeError, match=r"reward of shape \(1,\) at step 1; a reward must be a scalar"):
+    with pytest.raises(TypeError, match=r"rewards of shape \(1,\) at step 1; expected a scalar"):
         train(RecordingAgent(), ArrayRewardEnv(), 5, progress=False)
 
 
@@ -630,3 +630,29 @@ def test_evaluate_tells_the_envs_own_truncations_from_the_caps_cuts():
     assert m["episodes_truncated"] == 2 and m["truncated_rate"] == 0.5 and m["episodes_capped"] == 0
     m = evaluate(RecordingAgent(), ScriptedEnv(), episodes=4, seed=0, max_episode_steps=2)
     assert m["mean_length"] == 2.0 and m["episodes_truncated"] == 4 and m["episodes_capped"] == 2
+
+
+def test_episodes_that_end_on_the_same_vector_step_each_get_their_csv_row(tmp_path):
+    h = train(BatchRecorder(), CountingVectorEnv(), total_steps=12 * 3, progress=False)
+    ends = np.array(h.episode_ends)
+    assert (np.bincount(ends) == 3).any()  # at count 12 all three copies end together
+    h.write_csv(tmp_path / "log.csv")
+    with open(tmp_path / "log.csv") as f:
+        assert len(f.readlines()) == 1 + len(h.episode_returns) == 1 + 13
+
+
+def test_a_non_finite_reward_from_a_vector_env_stops_the_run():
+    class NaNVector(CountingVectorEnv):
+        calls = 0
+
+        def step(self, actions):
+            obs, rewards, terminated, truncated, info = super().step(actions)
+            self.calls += 1
+            if self.calls == 2:  # env steps 4 to 6
+                rewards = np.array([1.0, np.inf, 1.0])
+            return obs, rewards, terminated, truncated, info
+
+    agent = BatchRecorder()
+    with pytest.raises(ValueError, match="non-finite reward inf at step 6"):
+        train(agent, NaNVector(), total_steps=30, progress=False)
+    assert len(agent.seen) == 1
