@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_generator, check_int
-from .train import _se
+from .evaluation import standard_error
 
 
 @dataclass
@@ -73,8 +73,8 @@ def ranking_metrics(scores: np.ndarray, log: PurchaseLog, k: int) -> dict:
         inside = positions <= k
         hits[i] = inside.mean()
         gains[i] = np.mean(np.where(inside, 1.0 / np.log2(positions + 1.0), 0.0))
-    return {"cases": int(len(above)), f"hit_rate@{k}": float(hits.mean()), f"hit_rate@{k}_se": _se(hits),
-            f"ndcg@{k}": float(gains.mean()), f"ndcg@{k}_se": _se(gains)}
+    return {"cases": int(len(above)), f"hit_rate@{k}": float(hits.mean()), f"hit_rate@{k}_se": standard_error(hits),
+            f"ndcg@{k}": float(gains.mean()), f"ndcg@{k}_se": standard_error(gains)}
 
 
 def agent_scores(agent, log: PurchaseLog) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The interaction loop: ``train`` an agent on an env, ``evaluate`` it, show progress.
+"""The interaction loop: ``train`` an agent on an env (single, or vector with same-step autoreset).
 
 Works with any agent that has ``act(obs, explore=True, action_mask=None) -> int`` and
 ``observe(obs, action, reward, next_obs, terminated, next_action_mask=None) -> float | None``
@@ -6,70 +6,24 @@ Works with any agent that has ``act(obs, explore=True, action_mask=None) -> int`
 Gymnasium's API: ``reset(seed=None) -> (obs, info)``, ``step(action) -> (obs, reward,
 terminated, truncated, info)``. The mask keywords are passed only when the env's ``info`` has an
 ``"action_mask"``, so agents that know nothing of masks work on envs that have none. This module
-does not cover what agents do inside ``observe``, or plotting. Vector envs are driven when they
-use same-step autoreset (``VectorShopEnv``); Gymnasium's default next-step mode is refused.
+does not cover what agents do inside ``observe``, evaluation (``evaluation.py``, whose
+``evaluate`` is re-exported here), the record (``history.py``) or its display (``progress.py``).
+Vector envs are driven when they use same-step autoreset (``VectorShopEnv``, Gymnasium's
+``AutoresetMode.SAME_STEP``); next-step and disabled modes are refused.
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from ._validate import check_int
+from .env_calls import action_mask, check_agent, check_env, finite_rewards, reset_env, step_env
+from .evaluation import DEFAULT_MAX_EPISODE_STEPS, evaluate
 from .history import History
 from .progress import Progress, epsilon_of
 
-__all__ = ["History", "train", "evaluate"]
-
-
-def _check_agent(agent):
-    for method in ("act", "observe"):
-        if not callable(getattr(agent, method, None)):
-            raise TypeError(f"agent must have act() and observe() methods, got {type(agent).__name__} "
-                            f"without {method}()")
-
-
-def _check_env(name, env):
-    for method in ("reset", "step"):
-        if not callable(getattr(env, method, None)):
-            raise TypeError(f"{name} must have Gymnasium's reset() and step(), got {type(env).__name__}")
-
-
-def _reset(env, seed):
-    out = env.reset(seed=seed)
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise TypeError(f"env.reset() must return (obs, info) as in Gymnasium, got {type(out).__name__}")
-    return out
-
-
-def _step(env, action):
-    out = env.step(action)
-    if not (isinstance(out, tuple) and len(out) == 5):
-        raise TypeError("env.step() must return (obs, reward, terminated, truncated, info) as in "
-                        f"Gymnasium (old Gym's 4-tuple is not supported), got {type(out).__name__}"
-                        + (f" of length {len(out)}" if isinstance(out, tuple) else ""))
-    return out
-
-
-def _finite_rewards(rewards, shape: tuple, t: int):
-    """The env's reward(s) as a float (``shape == ()``) or a float64 array of ``shape``; a clear
-    error naming the step when the shape is wrong or a reward is NaN or infinite (it would poison
-    every mean, and a learner's values, without a word)."""
-    if shape == () and type(rewards) is float and math.isfinite(rewards):
-        return rewards  # the common case, without NumPy calls
-    r = np.asarray(rewards, dtype=np.float64)
-    if r.shape != shape:
-        raise TypeError(f"env.step returned rewards of shape {r.shape} at step {t}; expected "
-                        + ("a scalar" if shape == () else f"shape {shape}, one per copy"))
-    if not np.isfinite(r).all():
-        raise ValueError(f"env.step returned a non-finite reward {r[~np.isfinite(r)].flat[0]} at step {t}; "
-                         "the run stops there")
-    return float(r) if shape == () else r
-
-
-def _mask(info):
-    return info.get("action_mask") if isinstance(info, dict) else None
+__all__ = ["History", "train", "evaluate", "DEFAULT_MAX_EPISODE_STEPS"]  # evaluate lives in evaluation.py
 
 
 def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eval_every: int | None = None,
@@ -99,13 +53,13 @@ def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eva
     Ctrl-C (``KeyboardInterrupt``) during the run ends it early: the partial ``History`` is
     returned with ``interrupted=True`` (and, with ``keep_best``, the best weights so far restored).
     """
-    _check_agent(agent)
-    _check_env("env", env)
+    check_agent(agent)
+    check_env("env", env)
     total_steps = check_int("total_steps", total_steps, minimum=1)
     if seed is not None:
         seed = check_int("seed", seed, minimum=0)
     if eval_env is not None:
-        _check_env("eval_env", eval_env)
+        check_env("eval_env", eval_env)
         if eval_env is env:
             raise ValueError("eval_env must be a separate env object: evaluating resets it")
     if eval_every is not None:
@@ -181,14 +135,14 @@ def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t
 
 
 def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
-    obs, info = _reset(env, seed)
-    mask = _mask(info)
+    obs, info = reset_env(env, seed)
+    mask = action_mask(info)
     ep_return, ep_length = 0.0, 0
     for t in range(1, total_steps + 1):
         action = agent.act(obs, explore=True, **({} if mask is None else {"action_mask": mask}))
-        next_obs, reward, terminated, truncated, info = _step(env, action)
-        reward = _finite_rewards(reward, (), t)
-        next_mask = _mask(info)
+        next_obs, reward, terminated, truncated, info = step_env(env, action)
+        reward = finite_rewards(reward, (), t)
+        next_mask = action_mask(info)
         loss = agent.observe(obs, action, reward, next_obs, terminated,
                              **({} if next_mask is None else {"next_action_mask": next_mask}))
         if loss is not None:
@@ -200,8 +154,8 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         obs, mask = next_obs, next_mask  # easy to miss: the next action is chosen from next_obs
         if terminated or truncated:
             _record_episode(h, agent, t, ep_return, ep_length, truncated and not terminated)
-            obs, info = _reset(env, None)
-            mask = _mask(info)
+            obs, info = reset_env(env, None)
+            mask = action_mask(info)
             ep_return, ep_length = 0.0, 0
         evaluate_at(t)
         if t >= report.next_step:
@@ -244,7 +198,7 @@ def _check_autoreset(env) -> None:
 def _vector_mask(info, present_key="_action_mask"):
     """``info["action_mask"]`` of a vector env, ``(n, n_actions)``; rows a copy did not report
     (``info["_action_mask"]`` False, zero-filled by Gymnasium) allow everything."""
-    mask = _mask(info)
+    mask = action_mask(info)
     if mask is None:
         return None
     present = info.get(present_key)
@@ -304,7 +258,7 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     _check_autoreset(env)
     n = int(env.num_envs)
     batched = getattr(agent, "accepts_batches", False)
-    obs, info = _reset(env, seed)
+    obs, info = reset_env(env, seed)
     mask = _vector_mask(info)
     ep_return, ep_length = np.zeros(n), np.zeros(n, np.int64)
     t = 0
@@ -315,8 +269,8 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
             actions = np.array([agent.act(obs[i], explore=True,
                                           **({} if mask is None else {"action_mask": mask[i]}))
                                 for i in range(n)])
-        next_obs, rewards, terminated, truncated, info = _step(env, actions)
-        rewards = _finite_rewards(rewards, (n,), t + n)
+        next_obs, rewards, terminated, truncated, info = step_env(env, actions)
+        rewards = finite_rewards(rewards, (n,), t + n)
         terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
         if not terminated.shape == truncated.shape == (n,):
             raise ValueError(f"a vector env of {n} must return terminated and truncated of shape "
@@ -350,108 +304,3 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         evaluate_at(t)
         if t >= report.next_step:
             report.update(min(t, total_steps), h, agent)
-
-
-def _se(x) -> float:
-    return float(np.std(x, ddof=1) / math.sqrt(len(x))) if len(x) > 1 else float("nan")
-
-
-def _ratio(num, den) -> tuple[float, float]:
-    """``sum(num) / sum(den)`` and its standard error over episodes (ratio estimator)."""
-    rate = float(num.sum() / den.sum())
-    n = len(num)
-    if n < 2:
-        return rate, float("nan")
-    return rate, float(math.sqrt(np.sum((num - rate * den) ** 2) / (n * (n - 1))) / den.mean())
-
-
-DEFAULT_MAX_EPISODE_STEPS = 10_000  # evaluate's cap when neither the caller nor env.spec gives one
-
-
-def _episode_cap(env, max_episode_steps) -> int:
-    """``max_episode_steps`` when given, else the env's ``spec.max_episode_steps`` (Gymnasium's
-    time limit) when it has one, else ``DEFAULT_MAX_EPISODE_STEPS``."""
-    if max_episode_steps is not None:
-        return check_int("max_episode_steps", max_episode_steps, minimum=1)
-    limit = getattr(getattr(env, "spec", None), "max_episode_steps", None)
-    if isinstance(limit, (int, np.integer)) and not isinstance(limit, bool) and limit >= 1:
-        return int(limit)
-    return DEFAULT_MAX_EPISODE_STEPS
-
-
-def evaluate(agent, env, episodes=20, seed=0, max_episode_steps=None) -> dict:
-    """Run ``episodes`` episodes with ``agent.act(obs, explore=False)``; no learning.
-
-    Episode ``i`` is reset with the ``i``-th seed of ``SeedSequence(seed)``, so the same
-    ``seed`` gives the same shoppers whatever ``episodes`` is, and the episode seeds (hashes)
-    are not the small integers ``train`` seeds its env with. Returns ``episodes``,
-    ``mean_return``, ``std_return``, ``mean_return_se``, ``mean_length``, ``mean_length_se``
-    and, when the env's ``info`` has ``revenue`` /
-    ``purchased`` / ``clicked``, ``revenue_per_session``, ``conversion_rate`` (purchases per
-    step) and ``click_rate`` (clicks per step), each with a ``_se``. With a ``Discrete`` action
-    space, ``coverage``: the share of actions recommended at least once over all episodes (one
-    number for the whole run, so no standard error); when the env has a ``category`` per action,
-    ``categories_per_session``: distinct categories recommended in a visit, with its ``_se``.
-
-    Every episode ends: terminated or truncated by the env, or cut after ``max_episode_steps``
-    steps, so an env without a time limit (Gymnasium's CliffWalking, a policy that never
-    reaches the goal) cannot hang the evaluation. The cap defaults to the env's
-    ``spec.max_episode_steps`` (Gymnasium's ``TimeLimit``) and, when the env has none, to
-    ``DEFAULT_MAX_EPISODE_STEPS`` (10,000). A cut episode counts as truncated:
-    ``episodes_truncated`` (by the env or the cap) and ``truncated_rate`` (their share) are
-    always reported, and ``episodes_capped`` says how many of them the cap cut.
-    """
-    _check_agent(agent)
-    _check_env("env", env)
-    if hasattr(env, "num_envs"):
-        raise TypeError("evaluate takes a single env (episodes one after another, each seeded); "
-                        f"got a vector env of {env.num_envs}")
-    episodes = check_int("episodes", episodes, minimum=1)
-    seed = check_int("seed", seed, minimum=0)
-    cap = _episode_cap(env, max_episode_steps)
-    seeds = np.random.SeedSequence(seed).generate_state(episodes)
-    returns, lengths = np.zeros(episodes), np.zeros(episodes)
-    truncated_episodes, capped_episodes = 0, 0
-    events = {key: np.zeros(episodes) for key in ("revenue", "purchased", "clicked")}
-    seen = set()
-    n_actions = getattr(getattr(env, "action_space", None), "n", None)
-    category = getattr(env, "category", None)
-    recommended, categories = set(), np.zeros(episodes)
-    for i in range(episodes):
-        obs, info = _reset(env, int(seeds[i]))
-        mask, done = _mask(info), False
-        visit = set()
-        while not done:
-            action = agent.act(obs, explore=False, **({} if mask is None else {"action_mask": mask}))
-            visit.add(int(action))
-            obs, reward, terminated, truncated, info = _step(env, action)
-            returns[i] += float(reward)
-            lengths[i] += 1
-            for key, totals in events.items():
-                if key in info:
-                    totals[i] += float(info[key])
-                    seen.add(key)
-            capped = not (terminated or truncated) and lengths[i] >= cap
-            mask, done = _mask(info), terminated or truncated or capped
-        truncated_episodes += bool(done and not terminated)
-        capped_episodes += capped
-        recommended |= visit
-        if category is not None:
-            categories[i] = len({int(category[a]) for a in visit})
-    metrics = {"episodes": episodes, "mean_return": float(returns.mean()),
-               "std_return": float(returns.std()), "mean_return_se": _se(returns),
-               "mean_length": float(lengths.mean()), "mean_length_se": _se(lengths),
-               "episodes_truncated": truncated_episodes, "truncated_rate": truncated_episodes / episodes,
-               "episodes_capped": capped_episodes}
-    if "revenue" in seen:
-        metrics["revenue_per_session"] = float(events["revenue"].mean())
-        metrics["revenue_per_session_se"] = _se(events["revenue"])
-    for key, name in (("purchased", "conversion_rate"), ("clicked", "click_rate")):
-        if key in seen:
-            metrics[name], metrics[name + "_se"] = _ratio(events[key], lengths)
-    if n_actions:
-        metrics["coverage"] = len(recommended) / int(n_actions)
-    if category is not None:
-        metrics["categories_per_session"], metrics["categories_per_session_se"] = \
-            float(categories.mean()), _se(categories)
-    return metrics
