@@ -90,6 +90,8 @@ class Adam(_Optimizer):
         tmp *= self.lr * root_bc2 / (1.0 - b1 ** self.t)
         self.params -= tmp
 
+    STATE_KEYS = ("m", "v", "t", "lr", "betas", "eps")  # what state_dict() holds
+
     def state_dict(self) -> dict:
         return {"m": self.m.copy(), "v": self.v.copy(), "t": np.array(self.t), "lr": np.array(self.lr),
                 "betas": np.array(self.betas), "eps": np.array(self.eps)}
