@@ -151,6 +151,7 @@ class Checkpoint:
     def __init__(self, path, zf: zipfile.ZipFile, members: dict, headers: dict):
         self.path, self.where = os.fspath(path), repr(os.fspath(path))
         self._zf, self._members, self.headers = zf, members, headers
+        self.kind = None  # what wrote it, once read
 
     def __enter__(self) -> "Checkpoint":
         return self
@@ -220,7 +221,7 @@ def open_checkpoint(path, kind: str | None, required: tuple = (), optional=()) -
         ckpt = Checkpoint(path, zf, members, headers)
         if "__kind__" not in members:
             raise ValueError(f"{where} is not a minidqn checkpoint (no __kind__ entry)")
-        found = str(ckpt.read_scalar("__kind__", "U", 400))
+        ckpt.kind = found = str(ckpt.read_scalar("__kind__", "U", 400))
         if kind is None:
             return ckpt
         if found != kind:
@@ -253,7 +254,7 @@ def open_checkpoint(path, kind: str | None, required: tuple = (), optional=()) -
 
 def _read_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple:
     """``(shape, dtype)`` from a member's ``.npy`` header, checked against its zip entry's size."""
-    name = info.filename
+    name = info.filename[:-len(".npy")]
     if info.file_size > MAX_BYTES:
         raise _Refused(f"member {name!r} declares {info.file_size} bytes, more than minidqn's "
                          f"ceiling of {MAX_BYTES} (minidqn._checkpoint.MAX_BYTES)")
@@ -280,7 +281,7 @@ def _read_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple:
 def checkpoint_kind(path) -> str:
     """What wrote the file at ``path`` (e.g. ``"DQNAgent"``); ``ValueError`` if it is no checkpoint."""
     with open_checkpoint(path, None) as ckpt:
-        return str(ckpt.read("__kind__"))
+        return ckpt.kind
 
 
 def load_arrays(path, kind: str, required: tuple = (), optional=None) -> dict:
