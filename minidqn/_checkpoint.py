@@ -30,6 +30,7 @@ import numpy as np
 FORMAT_VERSION = 1
 MAX_BYTES = 2**31  # the most a checkpoint may make minidqn read or allocate (2 GiB); a module
                    # constant so a program that really needs more can raise it
+MAX_MEMBERS = 256  # a DQN checkpoint with its buffer has 24
 TMP_MARK = ".minidqn-tmp-"  # temporary files are ".<name>.minidqn-tmp-<pid>-<thread>"
 _BIT_GENERATORS = {g.__name__: g for g in (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox,
                                            np.random.SFC64, np.random.MT19937)}
@@ -212,6 +213,8 @@ def open_checkpoint(path, kind: str | None, required: tuple = (), optional=()) -
                          "only .npz files it wrote and never unpickles") from e
     try:
         members, headers = {}, {}
+        if len(zf.infolist()) > MAX_MEMBERS:
+            raise _Refused(f"it has {len(zf.infolist())} members; no minidqn checkpoint has more than {MAX_MEMBERS}")
         for info in zf.infolist():
             if not info.filename.endswith(".npy") or info.filename[:-4] in members:
                 raise _Refused(f"member {info.filename!r} is not a (single) .npy array")

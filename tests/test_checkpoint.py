@@ -192,6 +192,12 @@ def test_a_compressed_member_whose_header_lies_about_its_size_is_refused(tmp_pat
         MLP.load(tmp_path / "lie.npz")
 
 
+def test_a_zip_of_thousands_of_members_is_refused_before_their_headers_are_read(tmp_path):
+    write_zip(tmp_path / "many.npz", {f"m{i}": b"" for i in range(5000)})
+    with pytest.raises(ValueError, match="many.npz': it has 5000 members"):
+        ck.checkpoint_kind(tmp_path / "many.npz")
+
+
 def test_only_the_needed_members_are_read(tmp_path, monkeypatch):
     _, path = dqn_file(tmp_path, include_buffer=True)
     read = []
