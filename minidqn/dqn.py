@@ -13,17 +13,14 @@ and in the target's argmax. Everything else (the interaction loop, metrics) live
 """
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from ._checkpoint import (check_allocation, check_metadata, generator_from_json, generator_to_json,
-                          open_checkpoint, read_json, save_arrays)
-from ._validate import as_generator, check_array, check_float, check_int
-from .dqn_config import DQNConfig, config_from_json, config_to_json
+from ._validate import as_generator, check_array, check_int
+from ._dqn_checkpoint import load_dqn, save_dqn
+from .dqn_config import DQNConfig
 from ._policy import greedy_actions
 from .losses import UNCHECKED as LOSS_FUNCTIONS
-from .mlp import MLP, STATE_KEYS as MLP_STATE_KEYS, _n_params
+from .mlp import MLP
 from .optim import Adam, clip_grad_norm
 from .replay import Batch, ReplayBuffer
 
@@ -280,28 +277,7 @@ class DQNAgent:
         ``metadata``: a dict of JSON-able values stored alongside (e.g. which env the agent was
         trained on), given back as ``agent.metadata`` by :meth:`load`; anything else is a ``TypeError``.
         """
-        metadata = check_metadata(metadata)
-        try:
-            meta = json.dumps({
-                "obs_dim": self.obs_dim, "n_actions": self.n_actions, "one_hot": self.one_hot,
-                "steps": self.steps, "updates": self.updates, "since_train": self._since_train,
-                "reward_scale": self._reward_scale,
-                "config": config_to_json(self.config), "rng_state": generator_to_json(self.rng),
-                "metadata": metadata})
-        except TypeError as e:
-            raise TypeError(f"cannot save: hyperparameters are not JSON-able ({e})") from e
-        arrays = {"meta": np.array(meta)}
-        arrays.update({f"online.{k}": v for k, v in self.online.state_dict().items()})
-        arrays["target.params"] = self.target.params
-        arrays.update({f"adam.{k}": v for k, v in self.optimizer.state_dict().items()})
-        if include_buffer:
-            arrays.update({f"buffer.{k}": v for k, v in self.buffer.state_dict().items()})
-        save_arrays(path, "DQNAgent", arrays)
-
-    _FILE_KEYS = ("meta", *(f"online.{k}" for k in MLP_STATE_KEYS), "target.params",
-                  *(f"adam.{k}" for k in Adam.STATE_KEYS))
-    _BUFFER_KEYS = tuple(f"buffer.{k}" for k in ReplayBuffer.STATE_KEYS)
-    _FIXED = ("hidden", "activation", "dtype", "reward_scale")  # define the saved network
+        save_dqn(self, path, include_buffer, metadata)
 
     @classmethod
     def load(cls, path, **overrides) -> "DQNAgent":
@@ -314,98 +290,7 @@ class DQNAgent:
         file that is not a sound checkpoint is a ``ValueError`` naming it; its declared sizes
         are checked against its arrays' headers before anything is allocated.
         """
-        fixed = sorted(k for k in overrides if k in cls._FIXED)
-        if fixed:
-            raise TypeError(f"DQNAgent.load(): {fixed} cannot be overridden: they define the saved network")
-        if "seed" in overrides:
-            raise TypeError("DQNAgent.load() takes no seed: a loaded agent continues the random state it "
-                            "saved (exploration and replay sampling); build a new DQNAgent for a fresh seed")
-        with open_checkpoint(path, "DQNAgent", cls._FILE_KEYS, cls._BUFFER_KEYS + ("buffer.next_action_mask",)) as ckpt:
-            where = ckpt.where
-            meta = read_json(ckpt, "meta")
-            try:
-                if not isinstance(meta, dict):
-                    raise TypeError(f"meta must be a JSON object, got {type(meta).__name__}")
-                obs_dim = check_int("obs_dim", meta["obs_dim"], minimum=1)
-                n_actions = check_int("n_actions", meta["n_actions"], minimum=1)
-                one_hot = meta["one_hot"]
-                if not isinstance(one_hot, bool):
-                    raise TypeError(f"one_hot must be true or false, got {one_hot!r}")
-                stored = meta["config"]
-                saved = config_from_json(stored, 0.0 if isinstance(stored, dict) and stored.get("epsilon") == "callable"
-                                         else None)
-                file_config = DQNConfig(**saved)  # the file's own hyperparameters must be valid
-                counts = {k: check_int(k, meta[k], minimum=0, maximum=2**62) for k in ("steps", "updates", "since_train")}
-                # observe() leaves since_train below train_freq: a larger one would run that many updates
-                check_int("since_train", counts["since_train"], maximum=min(file_config.train_freq - 1, counts["steps"]))
-                scale = meta["reward_scale"]
-                scale = None if scale is None else check_float("reward_scale", scale, low=0.0, low_open=True)
-                metadata = meta.get("metadata", {})
-                if not isinstance(metadata, dict):
-                    raise TypeError(f"metadata must be a JSON object, got {type(metadata).__name__}")
-                rng = generator_from_json(meta["rng_state"])
-            except (KeyError, TypeError, ValueError) as e:
-                raise ValueError(f"{where} holds an unusable DQN description: {type(e).__name__}: {e}") from e
-            if stored.get("epsilon") == "callable" and "epsilon" not in overrides:
-                raise ValueError(f"the saved agent used a custom callable epsilon; pass epsilon=... to "
-                                 f"DQNAgent.load({where})")
-            try:
-                config = DQNConfig(**{**saved, **overrides})
-            except (TypeError, ValueError) as e:
-                raise type(e)(f"DQNAgent.load(): bad override {overrides}: {e}") from e
-
-            # Sizes, from the headers alone, before anything is allocated.
-            n_params = _n_params([obs_dim, *config.hidden, n_actions], where)
-            for name in ("online.params", "target.params", "adam.m", "adam.v"):
-                ckpt.expect(name, (n_params,), "f")
-            has_buffer = any(name in ckpt for name in cls._BUFFER_KEYS)
-            capacity = config.buffer_size
-            if has_buffer:
-                missing = [name for name in cls._BUFFER_KEYS if name not in ckpt]
-                if missing:
-                    raise ValueError(f"{where} holds part of a replay buffer: {missing} are missing")
-                stored_capacity = int(ckpt.read_scalar("buffer.capacity", "iu"))
-                size = int(ckpt.read_scalar("buffer.size", "iu"))
-                if "buffer_size" in overrides and config.buffer_size != stored_capacity:
-                    raise ValueError(f"DQNAgent.load(): buffer_size={config.buffer_size} does not fit the replay "
-                                     f"buffer of capacity {stored_capacity} that {where} holds")
-                if stored_capacity != file_config.buffer_size or not 0 <= size <= stored_capacity:
-                    raise ValueError(f"{where}: replay buffer capacity {stored_capacity} and size {size} "
-                                     f"disagree with buffer_size={file_config.buffer_size}")
-                for name, shape, kinds in (("obs", (size, obs_dim), "f"), ("next_obs", (size, obs_dim), "f"),
-                                           ("actions", (size,), "iu"), ("rewards", (size,), "f"),
-                                           ("terminated", (size,), "b"), ("next_action_mask", (size, n_actions), "b")):
-                    if f"buffer.{name}" in ckpt:
-                        ckpt.expect(f"buffer.{name}", shape, kinds)
-            itemsize = np.dtype(config.dtype).itemsize
-            per_transition = 2 * obs_dim * itemsize + 8 + itemsize + 1 + n_actions
-            check_allocation(ckpt, f"{n_params} parameters and a replay buffer of {capacity} transitions",
-                             8 * n_params * itemsize + capacity * per_transition,
-                             "" if has_buffer else "pass a smaller buffer_size= to DQNAgent.load()")
-
-            agent = cls(obs_dim, n_actions, one_hot=one_hot, **{**saved, **overrides})
-            online = MLP._from_checkpoint(ckpt, "online.")
-            if (online.sizes, online.activation, online.dtype) != (agent.online.sizes, agent.online.activation,
-                                                                    agent.online.dtype):
-                raise ValueError(f"{where}: saved network {online} disagrees with its hyperparameters")
-            target = check_array(f"target.params in {where}", ckpt.read("target.params"))
-            try:
-                agent.optimizer.load_state_dict({k: ckpt.read(f"adam.{k}") for k in Adam.STATE_KEYS})
-                if agent.optimizer.t != counts["updates"]:
-                    raise ValueError(f"Adam has taken {agent.optimizer.t} steps but the agent counts "
-                                     f"{counts['updates']} updates")
-                if has_buffer:
-                    agent.buffer.load_state_dict({name[len("buffer."):]: ckpt.read(name) for name in ckpt.headers
-                                                  if name.startswith("buffer.")})
-            except (TypeError, ValueError, KeyError) as e:
-                raise ValueError(f"{where}: {e}") from e
-        agent.rng = rng
-        agent.optimizer.lr = agent.config.lr  # an lr override wins over the saved one
-        agent.online.params[:], agent.target.params[:] = online.params, target
-        agent.steps, agent.updates, agent._since_train = counts["steps"], counts["updates"], counts["since_train"]
-        agent.metadata = metadata
-        agent._reward_scale = scale
-        return agent
+        return load_dqn(cls, path, overrides)
 
     def __repr__(self) -> str:
         return (f"DQNAgent(obs_dim={self.obs_dim}, n_actions={self.n_actions}, steps={self.steps}, "
