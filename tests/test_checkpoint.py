@@ -399,3 +399,10 @@ def test_tabular_overrides_are_checked_as_arguments(tmp_path):
     with pytest.raises(ValueError, match=r"^alpha must be <= 1"):
         TabularQAgent.load(tmp_path / "q.npz", alpha=5.0)
     assert TabularQAgent.load(tmp_path / "q.npz", epsilon=0.5).epsilon == 0.5
+
+
+def test_optimizer_hyperparameters_stored_as_text_are_refused_not_parsed(tmp_path):
+    _, path = dqn_file(tmp_path)
+    rewrite(path, tmp_path / "text.npz", "DQNAgent", **{"adam.lr": np.array("0.5")})
+    with pytest.raises(ValueError, match=r"text.npz': Adam state is incomplete or malformed: lr must be a single number"):
+        DQNAgent.load(tmp_path / "text.npz")
