@@ -13,13 +13,11 @@ and in the target's argmax. Everything else (the interaction loop, metrics) live
 """
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
 from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space
-from .dqn_config import DQNConfig, config_from_json, config_to_json
+from ._dqn_checkpoint import load_dqn, save_dqn
+from .dqn_config import DQNConfig
 from ._policy import greedy_actions
 from .losses import huber, mse
 from .mlp import MLP
@@ -262,65 +260,23 @@ class DQNAgent:
         """Networks, Adam's state, step counts, sampler and exploration state and hyperparameters
         (and, with ``include_buffer``, the replay buffer, so training resumes exactly); ``.npz``.
 
-        ``metadata``: a JSON-able dict stored alongside (e.g. which env the agent was trained on),
-        given back as ``agent.metadata`` by :meth:`load`.
+        ``metadata``: a dict of JSON-able values stored alongside (e.g. which env the agent was
+        trained on), given back as ``agent.metadata`` by :meth:`load`; anything else is a ``TypeError``.
         """
-        try:
-            meta = json.dumps({
-                "obs_dim": self.obs_dim, "n_actions": self.n_actions, "one_hot": self.one_hot,
-                "steps": self.steps, "updates": self.updates, "since_train": self._since_train,
-                "reward_scale": self._reward_scale,
-                "config": config_to_json(self.config), "rng_state": generator_to_json(self.rng),
-                "metadata": metadata or {}})
-        except TypeError as e:
-            raise TypeError(f"cannot save: metadata or hyperparameters are not JSON-able ({e})") from e
-        arrays = {"meta": np.array(meta)}
-        arrays.update({f"online.{k}": v for k, v in self.online.state_dict().items()})
-        arrays["target.params"] = self.target.params
-        arrays.update({f"adam.{k}": v for k, v in self.optimizer.state_dict().items()})
-        if include_buffer:
-            arrays.update({f"buffer.{k}": v for k, v in self.buffer.state_dict().items()})
-        save_arrays(path, "DQNAgent", arrays)
+        save_dqn(self, path, include_buffer, metadata)
 
     @classmethod
     def load(cls, path, **overrides) -> "DQNAgent":
         """Rebuild an agent written by :meth:`save`; ``overrides`` replace saved hyperparameters
-        (``lr``, ``epsilon``, ...; needed for an ``epsilon`` that was a custom callable). The
-        network's shape, activation and dtype cannot be overridden."""
-        data = load_arrays(path, "DQNAgent", required=("meta", "online.params", "target.params", "adam.m"))
-        where = repr(str(path))
-        try:
-            meta = json.loads(str(data["meta"]))
-            config = config_from_json(meta["config"], overrides.pop("epsilon", None))
-            fixed = {k: overrides[k] for k in ("hidden", "activation", "dtype", "reward_scale") if k in overrides}
-            if fixed:
-                raise TypeError(f"{sorted(fixed)} cannot be overridden: they define the saved network")
-            counts = {k: check_int(k, meta[k], minimum=0) for k in ("steps", "updates", "since_train")}
-            obs_dim, n_actions, one_hot = meta["obs_dim"], meta["n_actions"], bool(meta["one_hot"])
-            rng_state = meta["rng_state"]
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{where} holds an unusable DQN description: {e}") from e
-        agent = cls(obs_dim, n_actions, one_hot=one_hot, **{**config, **overrides})
-        online = MLP.from_state_dict({k[len("online."):]: v for k, v in data.items() if k.startswith("online.")},
-                                     where=where)
-        if (online.sizes, online.activation, online.dtype) != (agent.online.sizes, agent.online.activation,
-                                                                agent.online.dtype):
-            raise ValueError(f"{where}: saved network {online} disagrees with its hyperparameters")
-        target = check_array(f"target.params in {where}", data["target.params"], shape=agent.online.params.shape)
-        try:
-            agent.rng = generator_from_json(rng_state)
-            agent.optimizer.load_state_dict({k[5:]: v for k, v in data.items() if k.startswith("adam.")})
-            if "buffer.obs" in data:
-                agent.buffer.load_state_dict({k[7:]: v for k, v in data.items() if k.startswith("buffer.")})
-        except (TypeError, ValueError, KeyError) as e:
-            raise ValueError(f"{where}: {e}") from e
-        agent.optimizer.lr = agent.config.lr  # an lr override wins over the saved one
-        agent.online.params[:], agent.target.params[:] = online.params, target
-        agent.steps, agent.updates, agent._since_train = counts["steps"], counts["updates"], counts["since_train"]
-        agent.metadata = meta.get("metadata", {})
-        scale = meta.get("reward_scale")
-        agent._reward_scale = None if scale is None else check_float("reward_scale", scale, low=0.0, low_open=True)
-        return agent
+        (``lr``, ``epsilon``, ...; needed for an ``epsilon`` that was a custom callable).
+
+        The network's shape, activation, dtype and reward scale cannot be overridden, nor the
+        ``seed`` (a loaded agent continues its saved random state), nor ``buffer_size`` when the
+        file holds a replay buffer: those are ``TypeError``/``ValueError`` about the argument. A
+        file that is not a sound checkpoint is a ``ValueError`` naming it; its declared sizes
+        are checked against its arrays' headers before anything is allocated.
+        """
+        return load_dqn(cls, path, overrides)
 
     def __repr__(self) -> str:
         return (f"DQNAgent(obs_dim={self.obs_dim}, n_actions={self.n_actions}, steps={self.steps}, "

@@ -92,6 +92,25 @@ def config_to_json(config: DQNConfig) -> dict:
 
 
 def config_from_json(fields: dict, epsilon=None) -> dict:
-    """Keyword arguments for ``DQNConfig`` from :func:`config_to_json`'s output."""
+    """Keyword arguments for ``DQNConfig`` from :func:`config_to_json`'s output.
+
+    Types are checked, not coerced (a stored ``"double": "no"`` is refused, not made True): a
+    ``TypeError``/``ValueError`` names the field. ``epsilon`` replaces the stored schedule when given.
+    """
+    if not isinstance(fields, dict):
+        raise TypeError(f"config must be a JSON object, got {type(fields).__name__}")
+    names = {f.name for f in dataclasses.fields(DQNConfig)}
+    unknown, missing = sorted(set(fields) - names), sorted(names - set(fields))
+    if unknown or missing:
+        raise ValueError(f"config fields differ from DQNConfig's: unknown {unknown}, missing {missing}")
+    hidden = fields["hidden"]
+    if not isinstance(hidden, list):
+        raise TypeError(f"config hidden must be a list of widths, got {hidden!r}")
+    if not isinstance(fields["dtype"], str):
+        raise TypeError(f"config dtype must be 'float32' or 'float64', got {fields['dtype']!r}")
+    for name in ("activation", "loss"):
+        if not isinstance(fields[name], str):
+            raise TypeError(f"config {name} must be a string, got {fields[name]!r}")
+    # The remaining fields are type-checked (no coercion) by DQNConfig itself.
     return {**fields, "epsilon": schedule_from_json(fields["epsilon"], "epsilon", epsilon),
-            "hidden": tuple(fields["hidden"])}
+            "hidden": tuple(hidden)}

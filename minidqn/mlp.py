@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checkpoint import load_arrays, save_arrays
+from ._checkpoint import open_checkpoint, save_arrays
 from ._validate import as_generator, check_array, check_int
 
 ACTIVATIONS = ("relu", "tanh")
+STATE_KEYS = ("sizes", "activation", "dtype", "params")  # what state_dict() holds
 _MAX_CACHED_BATCH_SIZES = 8
 
 
@@ -186,7 +187,10 @@ class MLP:
 
     @classmethod
     def from_state_dict(cls, state: dict, where: str = "state") -> "MLP":
-        """Rebuild a network from :meth:`state_dict`; ``where`` names the source in errors."""
+        """Rebuild a network from :meth:`state_dict`; ``where`` names the source in errors.
+
+        The parameter count the sizes imply is checked against ``params`` before any network is
+        allocated (a few bytes must not be able to declare a 20000 x 20000 layer)."""
         try:
             sizes = np.asarray(state["sizes"])
             if sizes.ndim != 1 or sizes.dtype.kind not in "iu":
@@ -196,16 +200,31 @@ class MLP:
             params = np.asarray(state["params"])
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{where} does not describe an MLP: {e}") from e
+        n_params = _n_params(sizes, where)
+        if params.shape != (n_params,):
+            raise ValueError(f"{where} has {params.shape} parameters, sizes {sizes} need ({n_params},)")
         try:
             net = cls(sizes, activation, seed=0, dtype=dtype)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{where} describes an invalid MLP: {e}") from e
-        if params.shape != net.params.shape:
-            raise ValueError(f"{where} has {params.shape} parameters, sizes {sizes} need "
-                             f"{net.params.shape}")
         check_array(f"params in {where}", params)
         net.params[:] = params
         return net
+
+    @classmethod
+    def _from_checkpoint(cls, ckpt, prefix: str = "") -> "MLP":
+        """Read the network stored under ``prefix`` in an open checkpoint: sizes first, then the
+        parameters' header against them, and only then the parameters."""
+        sizes_shape, sizes_dtype = ckpt.headers[prefix + "sizes"]
+        if len(sizes_shape) != 1 or not 2 <= sizes_shape[0] <= 1000 or sizes_dtype.kind not in "iu":
+            raise ValueError(f"{ckpt.where}: {prefix}sizes must be 2 to 1000 integers, got {sizes_dtype} {sizes_shape}")
+        sizes = [int(n) for n in ckpt.read(prefix + "sizes")]
+        n_params = _n_params(sizes, ckpt.where)
+        ckpt.expect(prefix + "params", (n_params,), "f")
+        return cls.from_state_dict({"sizes": np.array(sizes, np.int64),
+                                    "activation": ckpt.read_scalar(prefix + "activation", "U", 400),
+                                    "dtype": ckpt.read_scalar(prefix + "dtype", "U", 400),
+                                    "params": ckpt.read(prefix + "params")}, where=ckpt.where)
 
     def save(self, path) -> None:
         """Write sizes, activation, dtype and parameters to ``path`` (``.npz``, no pickle)."""
@@ -214,9 +233,16 @@ class MLP:
     @classmethod
     def load(cls, path) -> "MLP":
         """Read a network written by :meth:`save`; a corrupt or foreign file is a ``ValueError``."""
-        state = load_arrays(path, "MLP", required=("sizes", "activation", "dtype", "params"))
-        return cls.from_state_dict(state, where=repr(str(path)))
+        with open_checkpoint(path, "MLP", required=STATE_KEYS) as ckpt:
+            return cls._from_checkpoint(ckpt)
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, "
                 f"dtype={self.dtype.name}, n_params={self.n_params})")
+
+
+def _n_params(sizes: list, where: str) -> int:
+    """``sum(n_in * n_out + n_out)`` over the layers, in Python ints, before anything is allocated."""
+    if len(sizes) < 2 or any(n < 1 for n in sizes):
+        raise ValueError(f"{where} describes an invalid MLP: sizes {sizes} must be >= 2 widths, each >= 1")
+    return sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))

@@ -45,6 +45,14 @@ class _Optimizer:
         return out
 
 
+def _real_scalar(name: str, value) -> float:
+    """A stored hyperparameter: a single real number, not text that happens to parse as one."""
+    value = np.asarray(value)
+    if value.shape != () or value.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be a single number, got {value.dtype} {value.shape}")
+    return float(value)
+
+
 class Adam(_Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction; ``eps`` is added to ``sqrt(v_hat)``::
 
@@ -91,6 +99,8 @@ class Adam(_Optimizer):
         tmp *= self.lr / (1.0 - b1 ** self.t)
         self.params -= tmp
 
+    STATE_KEYS = ("m", "v", "t", "lr", "betas", "eps")  # what state_dict() holds
+
     def state_dict(self) -> dict:
         return {"m": self.m.copy(), "v": self.v.copy(), "t": np.array(self.t), "lr": np.array(self.lr),
                 "betas": np.array(self.betas), "eps": np.array(self.eps)}
@@ -99,8 +109,11 @@ class Adam(_Optimizer):
         arrays = self._load_arrays(state, ("m", "v"))
         try:
             t = check_int("Adam state t", np.asarray(state["t"]).item(), minimum=0)
-            lr = float(state["lr"])
-            betas, eps = tuple(float(b) for b in state["betas"]), float(state["eps"])
+            lr, eps = _real_scalar("lr", state["lr"]), _real_scalar("eps", state["eps"])
+            betas = np.asarray(state["betas"])
+            if betas.shape != (2,) or betas.dtype.kind != "f":
+                raise TypeError(f"betas must be 2 floats, got {betas.dtype} {betas.shape}")
+            betas = tuple(float(b) for b in betas)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"Adam state is incomplete or malformed: {e}") from e
         if np.any(arrays["v"] < 0):
@@ -145,7 +158,7 @@ class SGD(_Optimizer):
         arrays = self._load_arrays(state, ("buf",))
         try:
             t = check_int("SGD state t", np.asarray(state["t"]).item(), minimum=0)
-            lr, momentum = float(state["lr"]), float(state["momentum"])
+            lr, momentum = _real_scalar("lr", state["lr"]), _real_scalar("momentum", state["momentum"])
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"SGD state is incomplete or malformed: {e}") from e
         fresh = SGD(self.params, lr, momentum)

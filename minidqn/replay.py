@@ -124,6 +124,9 @@ class ReplayBuffer:
         return self.batch(self.sample_indices(batch_size))
 
     # ------------------------------------------------------------------ checkpoints
+    # What state_dict() holds (and "next_action_mask" when masks are kept).
+    STATE_KEYS = ("capacity", "pos", "size", "obs", "next_obs", "actions", "rewards", "terminated", "rng_state")
+
     def state_dict(self) -> dict:
         """The stored transitions, the write position and the sampler's state, as arrays."""
         n = self.size

@@ -15,7 +15,8 @@ import numpy as np
 
 from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space
 from ._policy import greedy_action, random_action
-from ._checkpoint import generator_from_json, generator_to_json, load_arrays, save_arrays
+from ._checkpoint import (check_allocation, check_metadata, generator_from_json, generator_to_json,
+                          open_checkpoint, read_json, save_arrays)
 from .dynamic_programming import policy_evaluation, value_iteration
 from .schedules import PowerStepSize, schedule_from_json, schedule_to_json
 
@@ -202,8 +203,9 @@ class TabularQAgent:
 
     def save(self, path, metadata: dict | None = None) -> None:
         """Write Q, visit counts, step count, hyperparameters and the generator's state (``.npz``);
-        ``metadata`` (JSON-able) comes back as ``agent.metadata`` from :meth:`load`."""
-        meta = {"metadata": metadata or {}, "gamma": self.gamma, "alpha": schedule_to_json(self.alpha),
+        ``metadata`` (a dict of JSON-able values, else ``TypeError``) comes back as
+        ``agent.metadata`` from :meth:`load`."""
+        meta = {"metadata": check_metadata(metadata), "gamma": self.gamma, "alpha": schedule_to_json(self.alpha),
                 "epsilon": schedule_to_json(self.epsilon_schedule), "steps": self.steps,
                 "rng": generator_to_json(self.rng)}
         save_arrays(path, "TabularQAgent", {"meta": np.array(json.dumps(meta)), "Q": self.Q,
@@ -211,21 +213,43 @@ class TabularQAgent:
 
     @classmethod
     def load(cls, path, alpha=None, epsilon=None) -> "TabularQAgent":
-        """An agent restored by ``save``; ``alpha``/``epsilon`` override (or supply) the saved ones."""
-        data = load_arrays(path, "TabularQAgent", required=("meta", "Q", "visits"))
-        try:
-            meta, Q, visits = json.loads(str(data["meta"])), data["Q"], data["visits"]
-            if Q.ndim != 2 or Q.dtype.kind != "f" or visits.shape != Q.shape or visits.dtype.kind not in "iu":
-                raise ValueError(f"Q {Q.dtype} {Q.shape} and visits {visits.dtype} {visits.shape} do not fit")
-            agent = cls(*Q.shape, alpha=schedule_from_json(meta["alpha"], "alpha", alpha), gamma=meta["gamma"],
-                        epsilon=schedule_from_json(meta["epsilon"], "epsilon", epsilon))
-            Q = check_array("Q", Q)
-            if np.any(visits < 0):
-                raise ValueError("visit counts must be >= 0")
-            steps = check_int("steps", meta["steps"], minimum=0)
-            rng = generator_from_json(meta["rng"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{str(path)!r} is not a usable TabularQAgent checkpoint: {e}") from e
+        """An agent restored by ``save``; ``alpha``/``epsilon`` override (or supply) the saved ones.
+
+        The table's size is read from the arrays' headers and checked (``Q`` and ``visits`` of one
+        shape, within the size ceiling) before anything is allocated; the step count must equal the
+        number of visits counted. A file that is not a sound checkpoint is a ``ValueError`` naming it.
+        """
+        with open_checkpoint(path, "TabularQAgent", required=("meta", "Q", "visits")) as ckpt:
+            where = ckpt.where
+            meta = read_json(ckpt, "meta")
+            shape = ckpt.shape("Q")
+            if len(shape) != 2 or 0 in shape:
+                raise ValueError(f"{where}: Q must be a non-empty 2-D table, got shape {shape}")
+            ckpt.expect("Q", shape, "f")
+            ckpt.expect("visits", shape, "iu")
+            check_allocation(ckpt, f"a {shape[0]} x {shape[1]} Q-table", 4 * 8 * shape[0] * shape[1])
+            try:
+                if not isinstance(meta, dict) or not isinstance(meta.get("metadata", {}), dict):
+                    raise TypeError("meta and its metadata must be JSON objects")
+                stored_alpha = meta["alpha"] if alpha is None or meta["alpha"] != "callable" else 0.0
+                stored_eps = meta["epsilon"] if epsilon is None or meta["epsilon"] != "callable" else 0.0
+                agent = cls(*shape, alpha=schedule_from_json(stored_alpha, "alpha"), gamma=meta["gamma"],
+                            epsilon=schedule_from_json(stored_eps, "epsilon"))
+                Q, visits = check_array("Q", ckpt.read("Q")), ckpt.read("visits")
+                if np.any(visits < 0):
+                    raise ValueError("visit counts must be >= 0")
+                steps = check_int("steps", meta["steps"], minimum=0)
+                if steps != int(visits.sum(dtype=np.float64)) or steps != int(visits.sum()):
+                    raise ValueError(f"steps ({steps}) must equal the visits counted ({int(visits.sum(dtype=np.float64))}):"
+                                     " each step visits one pair")
+                rng = generator_from_json(meta["rng"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{where} is not a usable TabularQAgent checkpoint: {e}") from e
+        # Overrides are arguments, checked as such (after the file, so a file fault is named first).
+        if alpha is not None:
+            agent.alpha = alpha if callable(alpha) else check_float("alpha", alpha, 0.0, 1.0)
+        if epsilon is not None:
+            agent.epsilon_schedule = epsilon if callable(epsilon) else check_float("epsilon", epsilon, 0.0, 1.0)
         agent.Q[:], agent.visits[:], agent.steps, agent.rng = Q, visits, steps, rng
         agent.metadata = meta.get("metadata", {})
         return agent
