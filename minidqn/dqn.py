@@ -86,8 +86,9 @@ class DQNAgent:
         # a schedule is checked at every step, not only at step 0: a later value of 5.0 is an error
         return check_float(f"epsilon({self.steps})", eps(self.steps), 0.0, 1.0) if callable(eps) else eps
 
-    def _encode(self, obs, name: str = "obs") -> tuple[np.ndarray, bool]:
-        """Observations as a ``(n, obs_dim)`` array, and whether the input was a batch."""
+    def encode(self, obs, name: str = "obs") -> tuple[np.ndarray, bool]:
+        """The network's input for one observation or a batch: a ``(n, obs_dim)`` array of the
+        agent's dtype (one-hot rows for integer states), and whether the input was a batch."""
         if self.one_hot:
             states = np.asarray(obs)
             if not np.issubdtype(states.dtype, np.integer) or states.ndim > 1:
@@ -110,10 +111,20 @@ class DQNAgent:
         mask = check_mask(name, action_mask, want, allow_empty=terminal)
         return None if mask is None else mask.reshape(n, self.n_actions)
 
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        """``Q(x, .)`` in the learner's units, refusing an overflow: finite observations as large
+        as 3e38 make every Q NaN, and a NaN Q would rank a masked action first."""
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by name
+            q = self.online.predict(x)
+        if not np.isfinite(q).all():
+            raise FloatingPointError(f"Q-values overflow for observations as large as {np.abs(x).max():.3g}: "
+                                     "scale the observations (or the env's features) to moderate values")
+        return q
+
     def q_values(self, obs) -> np.ndarray:
         """``Q(obs, .)`` in reward units: ``(n_actions,)`` for one observation, ``(n, n_actions)`` for n."""
-        x, batched = self._encode(obs)
-        q = self.online.predict(x) / self.reward_scale
+        x, batched = self.encode(obs)
+        q = self._predict(x) / self.reward_scale
         return q if batched else q[0]
 
     def act(self, obs, explore: bool = True, action_mask=None):
@@ -123,9 +134,9 @@ class DQNAgent:
         int8 ``info["action_mask"]``), only allowed actions are chosen, by exploration as well as
         by the greedy choice.
         """
-        x, batched = self._encode(obs)
+        x, batched = self.encode(obs)
         mask = self._check_mask(action_mask, x.shape[0], batched)
-        q = self.online.predict(x)
+        q = self._predict(x)
         actions = greedy_actions(q, mask, self.rng)
         if explore:
             explore_rows = self.rng.random(x.shape[0]) < self.epsilon
@@ -156,8 +167,8 @@ class DQNAgent:
         updates run for every ``train_freq`` transitions. Returns the last loss, or ``None`` when
         no update ran.
         """
-        x, batched = self._encode(obs)
-        x_next, _ = self._encode(next_obs, "next_obs")
+        x, batched = self.encode(obs)
+        x_next, _ = self.encode(next_obs, "next_obs")
         if x_next.shape != x.shape:
             raise ValueError(f"next_obs must match obs: got {x_next.shape[0]} next observations for {x.shape[0]}")
         n = x.shape[0]

@@ -34,7 +34,7 @@ def ratio_estimate(num, den) -> tuple[float, float]:
 DEFAULT_MAX_EPISODE_STEPS = 10_000  # evaluate's cap when neither the caller nor env.spec gives one
 
 
-def _episode_cap(env, max_episode_steps) -> int:
+def _episode_cap(env, max_episode_steps: int | None) -> int:
     """``max_episode_steps`` when given, else the env's ``spec.max_episode_steps`` (Gymnasium's
     time limit) when it has one, else ``DEFAULT_MAX_EPISODE_STEPS``."""
     if max_episode_steps is not None:
@@ -45,7 +45,7 @@ def _episode_cap(env, max_episode_steps) -> int:
     return DEFAULT_MAX_EPISODE_STEPS
 
 
-def evaluate(agent, env, episodes=20, seed=0, max_episode_steps=None) -> dict:
+def evaluate(agent, env, episodes: int = 20, seed: int = 0, max_episode_steps: int | None = None) -> dict:
     """Run ``episodes`` episodes with ``agent.act(obs, explore=False)``; no learning.
 
     Episode ``i`` is reset with the ``i``-th seed of ``SeedSequence(seed)``, so the same

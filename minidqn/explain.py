@@ -43,7 +43,7 @@ def input_gradients(agent, obs, actions) -> tuple[np.ndarray, np.ndarray]:
     The observation is repeated once per action and one backward pass gives every row: row ``i``
     of the output gradient is the one-hot of ``actions[i]``.
     """
-    x, batched = agent._encode(obs)
+    x, batched = agent.encode(obs)
     if batched:
         raise ValueError("explain takes one observation, got a batch")
     actions = np.asarray(actions, np.int64)

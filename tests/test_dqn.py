@@ -392,3 +392,14 @@ def test_for_env_names_the_space_and_the_wrapper_that_fits_it():
         DQNAgent.for_env(Env(Box(0.0, 1.0, shape=(5,)), Box(-1.0, 1.0, shape=(1,))))
     with pytest.raises(TypeError, match="DQNAgent needs an env with an observation_space"):
         DQNAgent.for_env(object())
+
+
+def test_observations_that_overflow_the_network_are_refused_not_answered_with_a_masked_action():
+    agent = DQNAgent(3, 4, seed=0)
+    huge = np.array([3e38, -3e38, 3e38], np.float32)  # finite, but Q overflows to NaN
+    mask = np.array([False, False, True, False])
+    for call in (lambda: agent.act(huge, explore=False, action_mask=mask),
+                 lambda: agent.recommend(huge, k=1, action_mask=mask), lambda: agent.q_values(huge)):
+        with pytest.raises(FloatingPointError, match="overflow for observations as large as 3e"):
+            call()
+    assert agent.act(np.ones(3), explore=False, action_mask=mask) == 2
