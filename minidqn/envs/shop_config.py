@@ -24,7 +24,8 @@ CLICK_RATE_DECAY = 0.3   # weight of the newest step in the recent click rate
 class ShopConfig:
     """Every knob of the shop; frozen (vary it with ``dataclasses.replace``), checked on creation.
 
-    The symbols are those of the generative model in ``shop.py``'s module docstring. The defaults make the long-term trade-off large: the myopic oracle is far from optimal.
+    The symbols are those of the generative model in ``shop.py``'s module docstring. The
+    defaults make the long-term trade-off large: the myopic oracle is far from optimal.
     """
     n_items: int = 100                      # products in the catalogue
     n_categories: int = 10                  # product categories K

@@ -38,16 +38,16 @@ MAX_BYTES = 2 * 1024 ** 3   # memory ceiling of one VectorShopEnv: 2 GiB, ~500,0
 
 
 def estimated_bytes(num_envs: int, config: ShopConfig) -> int:
-    """An upper estimate of the peak memory of ``VectorShopEnv(num_envs, config)``'s ``reset``
-    and ``step``: ``num_envs * (25 n_items + 28 d + 300)`` bytes for ``d = 4 K + 7`` features.
+    """Peak memory of ``VectorShopEnv(num_envs, config)`` stepping: ``num_envs * (26 n_items +
+    96 K + 400)`` bytes.
 
-    Per shopper, 25 bytes per product (``buy_base`` float64, held and drawn anew with a temporary
-    while shoppers arrive; the bought mask and the two masks ``step`` returns), 28 per feature
-    (the float64 state, float32 ``obs`` and ``final_obs``; taste and interest per category) and
-    300 for the vectors of a step. Within 3-30 % above the peak tracemalloc measured at 12-1000
-    products and 3-50 categories.
+    Per shopper: 26 bytes per product (``buy_base``, float64, held and drawn anew with a
+    temporary as shoppers arrive; the bought mask and the masks ``step`` returns), 96 per category
+    (taste, interest and their draws, the float64 state of the 4 K counts and the float32 ``obs``
+    and ``final_obs`` of them), 400 for the rest. This is the peak tracemalloc measured (NumPy
+    2.4) in a step that replaces every shopper; steps that replace fewer need up to a third less.
     """
-    return num_envs * (25 * config.n_items + 28 * (4 * config.n_categories + 7) + 300)
+    return num_envs * (26 * config.n_items + 96 * config.n_categories + 400)
 
 
 class VectorShopEnv:
