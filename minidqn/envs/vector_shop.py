@@ -20,8 +20,11 @@ never calls ``reset`` again. (A truncated visit is not terminal: bootstrap from 
 
 One generator drives the whole batch: with ``num_envs=1`` the random draws, and so the
 trajectories, are exactly those of ``ShopEnv`` with the same seed (``ShopEnv`` calling
-``reset()`` where the batch resets itself). Not covered: per-slot seeds, asynchronous stepping,
-Gymnasium's batched spaces (``observation_space`` here is the space of one shopper).
+``reset()`` where the batch resets itself). The model comes from below both shops
+(``catalogue.py``, ``shop_config.py``); this module does not import ``shop.py``. A batch whose
+peak memory (``estimated_bytes``) would exceed ``MAX_BYTES`` is refused before anything is
+allocated. Not covered: per-slot seeds, asynchronous stepping, Gymnasium's batched spaces
+(``observation_space`` here is the space of one shopper).
 """
 from __future__ import annotations
 
