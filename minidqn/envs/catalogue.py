@@ -1,8 +1,9 @@
 """The shop's fixed world: its catalogue, its population of shoppers and their choice equations.
 
 Shared by ``ShopEnv`` (one shopper) and ``VectorShopEnv`` (many), so both run the same model;
-the equations themselves are written out in ``minidqn/envs/shop.py``'s module docstring. This
-module knows nothing of steps, observations or episodes.
+the equations themselves are written out in ``minidqn/envs/shop.py``'s module docstring, their
+knobs in ``ShopConfig`` (``shop_config.py``). This module knows nothing of steps, observations or
+episodes: the functions take the shopper's state as arrays.
 """
 from __future__ import annotations
 
@@ -129,13 +130,15 @@ def choice_probs(config, click_base, buy_base, match):
     return p_click, p_buy
 
 
-def catalogue_choice_probs(env) -> tuple:
-    """``(P(click), P(buy | click))`` of every product for ``env``'s current shopper(s):
-    ``(n_items,)`` each for ``ShopEnv``, ``(num_envs, n_items)`` for ``VectorShopEnv``
-    (``taste`` and ``deficit`` carry the leading axis). ``P(click)`` is 0 for bought products."""
-    c = env.category
-    match = env._match_scale * env._taste[..., c] * (1.0 - env._deficit[..., c])
-    p_click, p_buy = choice_probs(env.config, env.catalogue.click_static, env._buy_base, match)
-    p_click[env._bought] = 0.0
-    return p_click, p_buy
+def catalogue_choice_probs(config, cat: Catalogue, taste, deficit, buy_base, bought) -> tuple:
+    """``(P(click), P(buy | click))`` of every product for shoppers in a given state.
 
+    ``taste`` and ``deficit`` (``1 - interest``) are ``(..., K)``, ``buy_base`` and ``bought``
+    ``(..., n_items)``: ``(n_items,)`` results for one shopper, ``(n, n_items)`` for ``n``.
+    ``P(click)`` is 0 for bought products.
+    """
+    c = cat.category
+    match = float(config.n_categories) * taste[..., c] * (1.0 - deficit[..., c])
+    p_click, p_buy = choice_probs(config, cat.click_static, buy_base, match)
+    p_click[bought] = 0.0
+    return p_click, p_buy

@@ -3,9 +3,10 @@
 Each episode is one shopper's visit. Each step the agent recommends one product of a fixed
 catalogue; the shopper clicks it or not, buys it or not, and loses or regains patience. The
 reward is the revenue of a purchase (plus ``click_reward`` per click). ``VectorShopEnv``
-(``vector_shop.py``) runs the same model for many shoppers at once; ``catalogue.py`` draws the
-products and the shoppers. Not covered: slates of several products, changing prices, shoppers
-who learn, returning visitors.
+(``vector_shop.py``) runs the same model for many shoppers at once. Below both, ``catalogue.py``
+draws the products and the shoppers and holds the choice equations, and ``shop_config.py`` holds
+``ShopConfig`` and the observation layout. Not covered: slates of several products, changing
+prices, shoppers who learn, returning visitors.
 
 Generative model (``K`` categories; product ``i`` has category ``c_i``, price ``p_i``, quality
 ``q_i``, appeal ``a_i``; ``sigma`` is the logistic function; hidden means never observed):
@@ -52,111 +53,17 @@ max_steps), ``click_rate`` (recent click rate: ``x <- x + 0.3 (clicked - x)``, f
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .._validate import as_generator, check_float, check_int
-from ..spaces import Box, Discrete
+from .._validate import as_generator, check_int
+from ..spaces import Discrete
 from .catalogue import catalogue_choice_probs, draw_shoppers, make_catalogue
-
-COUNT_SCALE = 0.1        # observation scale of the per-category counts
-CLICK_RATE_DECAY = 0.3   # weight of the newest step in the recent click rate
-
-
-@dataclass(frozen=True)
-class ShopConfig:
-    """Every knob of the shop; frozen (vary it with ``dataclasses.replace``), checked on creation.
-
-    The defaults make the long-term trade-off large: the myopic oracle is far from optimal.
-    """
-    n_items: int = 100                      # products in the catalogue
-    n_categories: int = 10                  # product categories K
-    catalogue_seed: int = 0                 # fixes the catalogue across episodes and instances
-    trap_fraction: float = 0.2              # share of tempting-but-poor products
-    gem_fraction: float = 0.15              # share of good-but-plain products
-    mean_price: float = 1.0                 # typical price: prices and rewards are in its units
-    price_spread: float = 0.4               # sd of log price among products
-    trap_markup: float = 4.5                # price multiplier of the traps
-    taste_spread: float = 2.0               # sd of the taste logits (large: focused shoppers)
-    price_sensitivity: float = 0.5          # median beta, weight of log relative price at checkout
-    price_sensitivity_spread: float = 0.3   # sd of log beta among shoppers
-    patience_min: float = 3.0               # lowest initial patience P_0
-    patience_max: float = 8.0               # highest initial patience P_0
-    match_floor: float = 0.05               # keeps log(match) finite for an unwanted category
-    click_bias: float = -0.9                # click logit of an average product at match 1
-    click_taste: float = 1.5                # weight of log match in the click logit
-    click_appeal: float = 4.0               # weight of appeal in the click logit
-    buy_bias: float = 0.0                   # purchase logit (given a click) of an average product
-    buy_taste: float = 0.3                  # weight of log match in the purchase logit
-    buy_quality: float = 3.5                # weight of quality in the purchase logit
-    ignore_cost: float = 0.75               # patience lost when a recommendation is ignored
-    disappoint_cost: float = 4.0            # extra patience lost on a click without purchase,
-                                            # times (1 - quality)
-    purchase_boost: float = 3.0             # patience regained by a purchase (capped at P_0)
-    satiation: float = 0.5                  # interest left in a category right after a purchase
-    recovery: float = 0.1                   # share of lost interest regained each step
-    click_reward: float = 0.0               # reward per click, on top of revenue
-    max_steps: int = 50                     # visit length cap (truncation)
-
-    def __post_init__(self):
-        for f in fields(self):
-            name, value = f"config.{f.name}", getattr(self, f.name)
-            if f.type in ("int", int):
-                value = check_int(name, value, minimum=_INT_MIN.get(f.name, 0))
-            else:
-                low, high, low_open = _BOUNDS.get(f.name, (0.0, 1e6, False))
-                value = check_float(name, value, low, high, low_open=low_open)
-            object.__setattr__(self, f.name, value)       # frozen: the only way in
-        if self.n_categories > self.n_items:
-            raise ValueError(f"config.n_categories must be <= n_items ({self.n_items}), "
-                             f"got {self.n_categories}")
-        if self.patience_min > self.patience_max:
-            raise ValueError(f"config.patience_min must be <= patience_max "
-                             f"({self.patience_max}), got {self.patience_min}")
-        if self.trap_fraction + self.gem_fraction > 1.0:
-            raise ValueError(f"config.trap_fraction + gem_fraction must be <= 1, got "
-                             f"{self.trap_fraction} + {self.gem_fraction}")
-
-
-_INT_MIN = {"n_items": 1, "n_categories": 1, "max_steps": 1}
-# (low, high, low excluded); unlisted floats are in [0, 1e6]. The highs keep exp() finite.
-_BOUNDS = {"trap_fraction": (0.0, 1.0, False), "gem_fraction": (0.0, 1.0, False),
-           "satiation": (0.0, 1.0, False), "recovery": (0.0, 1.0, False),
-           "match_floor": (0.0, 1.0, True), "mean_price": (0.0, 1e6, True),
-           "price_spread": (0.0, 5.0, False), "trap_markup": (0.0, 100.0, True),
-           "taste_spread": (0.0, 10.0, False), "price_sensitivity": (0.0, 10.0, False),
-           "price_sensitivity_spread": (0.0, 2.0, False),
-           "patience_min": (0.0, 1e6, True), "patience_max": (0.0, 1e6, True),
-           **{k: (-50.0, 50.0, False) for k in ("click_bias", "click_taste", "click_appeal",
-                                                "buy_bias", "buy_taste", "buy_quality")}}
-
-
-def _setup(env, config, seed) -> None:
-    """What ``ShopEnv`` and ``VectorShopEnv`` share: config, catalogue, spaces, feature names."""
-    if config is None:
-        config = ShopConfig()
-    if not isinstance(config, ShopConfig):
-        raise TypeError(f"config must be a ShopConfig or None, got {type(config).__name__}")
-    env.config = config
-    env.catalogue = cat = make_catalogue(config)
-    env.price, env.quality, env.appeal, env.category = (cat.price, cat.quality, cat.appeal,
-                                                        cat.category)
-    env.n_items, env.n_categories = config.n_items, config.n_categories
-    k = config.n_categories
-    env.feature_names = ([f"entry_{c}" for c in range(k)] + [f"views_{c}" for c in range(k)]
-                         + [f"clicks_{c}" for c in range(k)]
-                         + [f"purchases_{c}" for c in range(k)]
-                         + ["last_price", "last_quality", "last_appeal", "last_clicked",
-                            "last_purchased", "step", "click_rate"])
-    d = len(env.feature_names)
-    high = np.ones(d)
-    high[k:4 * k] = config.max_steps * COUNT_SCALE
-    high[4 * k] = cat.price.max() / config.mean_price
-    env.observation_space = Box(0.0, high.astype(np.float32), dtype=np.float32)
-    env.action_space = Discrete(config.n_items)
-    env._rng = as_generator(seed)
-    env._match_scale = float(k)
+# ShopConfig and the observation constants live below both shops; importable from here too.
+from .shop_config import (CLICK_RATE_DECAY, COUNT_SCALE, ShopConfig, as_shop_config, feature_names,
+                          observation_space)
+# Only for ShopEnv.vector; vector_shop.py does not import this module.
+from .vector_shop import VectorShopEnv
 
 
 class ShopEnv:
@@ -170,8 +77,16 @@ class ShopEnv:
     metadata = {"render_modes": []}  # Gymnasium's: nothing to render
 
     def __init__(self, config: ShopConfig | None = None, seed=None):
-        _setup(self, config, seed)
-        config = self.config
+        self.config = config = as_shop_config(config)
+        self.catalogue = cat = make_catalogue(config)
+        self.price, self.quality, self.appeal, self.category = (cat.price, cat.quality, cat.appeal,
+                                                                cat.category)
+        self.n_items, self.n_categories = config.n_items, config.n_categories
+        self.feature_names = feature_names(config.n_categories)
+        self.observation_space = observation_space(config, cat.price)
+        self.action_space = Discrete(config.n_items)
+        self._rng = as_generator(seed)
+        self._match_scale = float(config.n_categories)     # K in the match m = K theta[c] u[c]
         # Python lists of floats: step() works on scalars, and lists index faster than arrays.
         self._cat = self.category.tolist()
         self._price = self.price.tolist()
@@ -184,7 +99,6 @@ class ShopEnv:
     @classmethod
     def vector(cls, num_envs: int, config: ShopConfig | None = None, seed=None):
         """``VectorShopEnv(num_envs, config, seed)``: the same model, ``num_envs`` at once."""
-        from .vector_shop import VectorShopEnv
         return VectorShopEnv(num_envs, config, seed)
 
     def reset(self, seed=None, options=None):
@@ -219,7 +133,8 @@ class ShopEnv:
         """
         if self._t is None:
             raise RuntimeError("call reset() before choice_probs()")
-        return catalogue_choice_probs(self)
+        return catalogue_choice_probs(self.config, self.catalogue, self._taste, self._deficit,
+                                      self._buy_base, self._bought)
 
     def expected_reward(self) -> np.ndarray:
         """``(n_items,)``: ``E[r_i] = P(click_i) (click_reward + P(buy_i | click) p_i)``."""

@@ -20,16 +20,37 @@ never calls ``reset`` again. (A truncated visit is not terminal: bootstrap from 
 
 One generator drives the whole batch: with ``num_envs=1`` the random draws, and so the
 trajectories, are exactly those of ``ShopEnv`` with the same seed (``ShopEnv`` calling
-``reset()`` where the batch resets itself). Not covered: per-slot seeds, asynchronous stepping,
-Gymnasium's batched spaces (``observation_space`` here is the space of one shopper).
+``reset()`` where the batch resets itself). The model comes from below both shops
+(``catalogue.py``, ``shop_config.py``); this module does not import ``shop.py``. A batch whose
+peak memory (``estimated_bytes``) would exceed ``MAX_BYTES`` is refused before anything is
+allocated. Not covered: per-slot seeds, asynchronous stepping, Gymnasium's batched spaces
+(``observation_space`` here is the space of one shopper).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .._validate import as_generator, check_array, check_int
-from .catalogue import catalogue_choice_probs, choice_probs as _choice_probs, draw_shoppers
-from .shop import CLICK_RATE_DECAY, COUNT_SCALE, _setup
+from ..spaces import Discrete
+from .catalogue import catalogue_choice_probs, draw_shoppers, make_catalogue
+from .catalogue import choice_probs as _choice_probs  # not to be read as the method below
+from .shop_config import (CLICK_RATE_DECAY, COUNT_SCALE, ShopConfig, as_shop_config, feature_names,
+                          observation_space)
+
+MAX_BYTES = 2 * 1024 ** 3   # memory ceiling of one VectorShopEnv: 2 GiB, ~500,000 default shoppers
+
+
+def estimated_bytes(num_envs: int, config: ShopConfig) -> int:
+    """Peak memory of ``VectorShopEnv(num_envs, config)`` stepping: ``num_envs * (26 n_items +
+    96 K + 400)`` bytes.
+
+    Per shopper: 26 bytes per product (``buy_base``, float64, held and drawn anew with a
+    temporary as shoppers arrive; the bought mask and the masks ``step`` returns), 96 per category
+    (taste, interest and their draws, the float64 state of the 4 K counts and the float32 ``obs``
+    and ``final_obs`` of them), 400 for the rest. This is the peak tracemalloc measured (NumPy
+    2.4) in a step that replaces every shopper; steps that replace fewer need up to a third less.
+    """
+    return num_envs * (26 * config.n_items + 96 * config.n_categories + 400)
 
 
 class VectorShopEnv:
@@ -43,11 +64,24 @@ class VectorShopEnv:
     metadata = {"render_modes": [], "autoreset_mode": "SameStep"}
 
     def __init__(self, num_envs: int, config=None, seed=None):
-        self.num_envs = check_int("num_envs", num_envs, minimum=1)
-        _setup(self, config, seed)
-        self.single_observation_space = self.observation_space
-        self.single_action_space = self.action_space
-        n, d = self.num_envs, len(self.feature_names)
+        self.num_envs = n = check_int("num_envs", num_envs, minimum=1)
+        self.config = config = as_shop_config(config)
+        need = estimated_bytes(n, config)
+        if need > MAX_BYTES:   # refused before anything is allocated
+            raise ValueError(f"num_envs={n} shoppers of {config.n_items} products would need about "
+                             f"{need} bytes; at most {MAX_BYTES} (MAX_BYTES): use fewer shoppers")
+        self.catalogue = cat = make_catalogue(config)
+        self.price, self.quality, self.appeal, self.category = (cat.price, cat.quality, cat.appeal,
+                                                                cat.category)
+        self.n_items, self.n_categories = config.n_items, config.n_categories
+        self.feature_names = feature_names(config.n_categories)
+        # One shopper's spaces, under Gymnasium's vector-env names too.
+        self.observation_space = self.single_observation_space = observation_space(config,
+                                                                                   cat.price)
+        self.action_space = self.single_action_space = Discrete(config.n_items)
+        self._rng = as_generator(seed)
+        self._match_scale = float(config.n_categories)     # K in the match m = K theta[c] u[c]
+        d = len(self.feature_names)
         self._rows = np.arange(n)
         # Row offsets for flat indexing: np.take on a flat index beats arr[rows, cols].
         self._at_k, self._at_d, self._at_m = (self._rows * w for w in (self.n_categories, d,
@@ -102,7 +136,8 @@ class VectorShopEnv:
         """
         if not self._ready:
             raise RuntimeError("call reset() before choice_probs()")
-        return catalogue_choice_probs(self)
+        return catalogue_choice_probs(self.config, self.catalogue, self._taste, self._deficit,
+                                      self._buy_base, self._bought)
 
     def expected_reward(self) -> np.ndarray:
         """``(num_envs, n_items)``: ``E[r_i] = P(click_i) (click_reward + P(buy_i|click) p_i)``."""
