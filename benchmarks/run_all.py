@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 
-SCRIPTS = ["bench_mlp.py", "bench_train_step.py", "bench_replay.py", "bench_env.py", "bench_learning.py"]
+SCRIPTS = ["bench_mlp.py", "bench_train_step.py", "bench_torch_step.py", "bench_replay.py", "bench_env.py",
+           "shop_calibration.py", "bench_learning.py"]
 
 
 def main() -> int:

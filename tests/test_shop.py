@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minidqn.envs.pricing import PricingEnv
-from minidqn.envs.shop import ShopConfig, ShopEnv, VectorShopEnv
-from minidqn.envs.tabular_shop import TabularShop
+from minidqn.envs.shop import ShopConfig, ShopEnv
 
 SMALL = ShopConfig(n_items=12, n_categories=3)
 
@@ -238,27 +236,3 @@ def test_any_valid_config_keeps_obs_in_space_and_finite(seed, n_items, k, spread
     cfg = ShopConfig(n_items=n_items, n_categories=k, taste_spread=spread, catalogue_seed=seed)
     for obs, a, r, term, trunc, info, *_ , nxt in rollout(ShopEnv(cfg), 60, seed=seed):
         assert ShopEnv(cfg).observation_space.contains(nxt) and np.isfinite(r)
-
-
-# ---------------------------------------------------------------- every env of minidqn.envs
-# (Not ShopEnv's alone: these belong with the envs package or the Gymnasium bridge.)
-@pytest.mark.parametrize("make", [ShopEnv, TabularShop, PricingEnv, lambda: PricingEnv(obs_mode="features"),
-                                  lambda: VectorShopEnv(2)])
-def test_every_env_has_gymnasiums_reset_options_close_and_metadata(make):
-    env = make()
-    first, _ = env.reset(seed=3, options={"anything": 1})
-    again, _ = env.reset(seed=3, options=None)
-    np.testing.assert_array_equal(first, again)  # options change nothing
-    assert env.metadata["render_modes"] == []
-    assert env.close() is None
-    if hasattr(env, "num_envs"):
-        assert env.metadata["autoreset_mode"] == "SameStep"  # gymnasium.vector.AutoresetMode's value
-
-
-def test_to_gymnasium_without_gymnasium_names_the_extra_to_install(monkeypatch):
-    import sys
-
-    from minidqn.envs import to_gymnasium
-    monkeypatch.setitem(sys.modules, "gymnasium", None)  # as if it were not installed
-    with pytest.raises(ImportError, match=r"minidqn\[gym\]"):
-        to_gymnasium(ShopEnv())
