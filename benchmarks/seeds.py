@@ -15,8 +15,8 @@ Figures (share = value / optimal value, exact; lift = revenue per session / gree
 * ``shop dqn``: lift over the myopic oracle on 300 fresh shoppers seeded 10,000, and the gap in
   standard errors, as tests/test_learning.py measures it; and the demo's lift, on 500 shoppers
   seeded ``10_000 + seed`` (README).
-* ``pricing dqn`` is also given as the median of 3 seeds, as its test asserts, over every
-  choice of 3 of the seeds run.
+* ``pricing dqn`` and ``shop dqn`` are also given as the median of 3 seeds, as their tests
+  assert, over every choice of 3 of the seeds run.
 * ``random-mdp q``: max |Q - Q*| after 40,000 generative-model updates on a random 4x2 MDP
   (tests/test_tabular.py's convergence test; MDP and samples both drawn from the seed).
 
@@ -104,7 +104,7 @@ def random_mdp_q(agent_name: str, seed: int) -> dict:
 
 # Tests that assert on the median of several seeds, and how many: their rows are repeated for
 # that median, over every choice of that many seeds among those run.
-MEDIAN_OF = {("pricing", "dqn"): 3}
+MEDIAN_OF = {("pricing", "dqn"): 3, ("shop", "dqn"): 3}
 
 # (problem, agent) -> the function that trains it once and returns {metric: value}.
 PROBLEMS = {
