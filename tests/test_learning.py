@@ -2,9 +2,15 @@
 
 Seeds are fixed and budgets small; each assertion is a clear margin over a baseline computed
 exactly (finite shops) or on fresh shoppers never seen in training.
+
+Thresholds come from ``benchmarks/seeds.py`` (the same recipes over 20 seeds), not from seed 0:
+the same seed on another CPU or NumPy rounds differently and lands elsewhere in that spread
+(pricing DQN, seed 0: 0.985 here, 0.965 on another CPU, 0.954 under NumPy 1.22). Each threshold
+sits below the minimum over seeds (for the pricing and shop DQNs, whose single runs spread too
+widely to pin a meaningful margin, below the minimum of the median of three seeds, which those
+tests assert), and the comment beside it quotes the distribution.
 """
 import numpy as np
-import pytest
 
 from minidqn.experiments import RECIPES, exact_share, make_agent, make_env
 from minidqn.train import train
@@ -18,32 +24,47 @@ def trained(env_name, agent_name, seed=0):
     return agent, make_env(env_name, seed=seed, agent=agent_name)
 
 
-def test_dqn_with_default_settings_reaches_95_percent_of_the_tabular_shop_optimum():
+def test_dqn_with_default_settings_reaches_85_percent_of_the_tabular_shop_optimum():
     agent, env = trained("tabular-shop", "dqn")
     assert agent.one_hot
     _, share = exact_share(agent, env)
-    assert share >= 0.95  # the myopic oracle reaches 74 %
+    # 20 seeds: min 0.923, median 0.986, max 1.000 (seed 0: 0.983 under NumPy 1.22 and 2.x, but
+    # seed 2 gives 0.893 under 1.22: the tail reaches below the 20-seed minimum); threshold 0.85,
+    # still far above the myopic oracle's 0.741.
+    assert share >= 0.85
 
 
-@pytest.mark.parametrize("learner", ["q", "dqn"])
-def test_pricing_learners_come_within_a_few_percent_and_beat_the_best_fixed_price(learner):
-    agent, env = trained("pricing", learner)
+def test_pricing_q_learning_comes_within_2_percent_and_beats_the_best_fixed_price():
+    agent, env = trained("pricing", "q")
     value, share = exact_share(agent, env)
-    baselines = env.baseline_values()
-    assert share >= 0.97
-    assert value > baselines["best_fixed"] * 1.08  # the best fixed price earns 88.6 % of optimal
+    # 20 seeds: share min 0.992, median 0.994, max 0.998; value / best fixed min 1.119
+    # (the best fixed price earns 0.886 of the optimum); thresholds 0.98 and 1.10.
+    assert share >= 0.98
+    assert value >= 1.10 * env.baseline_values()["best_fixed"]
 
 
-def test_dqn_earns_clearly_more_than_the_myopic_oracle_on_fresh_shoppers():
+def test_pricing_dqn_median_of_three_seeds_beats_the_best_fixed_price_by_over_4_percent():
+    # One seed is too noisy to pin at this budget (20 seeds: min 0.921, median 0.979, max 0.994;
+    # seed 0 is 0.985 here, 0.954 under NumPy 1.22), so the test asserts the median of three.
+    # Median of 3 over every 3 of those 20 seeds: min 0.936, 5th percentile 0.951, median 0.979.
+    # Thresholds: share 0.93, value 1.045 times the best fixed price's (0.93 / 0.886 = 1.049).
+    runs = [exact_share(*trained("pricing", "dqn", seed)) for seed in (0, 1, 2)]
+    value, share = np.median(runs, axis=0)
+    env = make_env("pricing", agent="dqn")
+    assert share >= 0.93, runs
+    assert value >= 1.045 * env.baseline_values()["best_fixed"], runs
+
+
+def test_dqn_median_of_three_seeds_earns_clearly_more_than_the_myopic_oracle_on_fresh_shoppers():
     from minidqn.baselines import GreedyAgent
     from minidqn.envs.shop import ShopEnv
     from minidqn.train import evaluate
 
-    agent, _ = trained("shop", "dqn")
-    dqn = evaluate(agent, ShopEnv(), 300, seed=10_000)  # shoppers never seen in training
     greedy_env = ShopEnv()
     greedy = evaluate(GreedyAgent(greedy_env, seed=0), greedy_env, 300, seed=10_000)
-    lift = dqn["revenue_per_session"] / greedy["revenue_per_session"]
-    margin = 2 * np.hypot(dqn["revenue_per_session_se"], greedy["revenue_per_session_se"])
-    assert lift >= 1.15, lift  # measured 1.38 with this seed
-    assert dqn["revenue_per_session"] - greedy["revenue_per_session"] > margin
+    lifts = [evaluate(trained("shop", "dqn", seed)[0], ShopEnv(), 300, seed=10_000)["revenue_per_session"]
+             / greedy["revenue_per_session"] for seed in (0, 1, 2)]  # shoppers never seen in training
+    # One seed can barely win (20 seeds: min 1.054, median 1.331, max 1.467; seed 0: 1.377 under
+    # NumPy 2.x, 1.367 under 1.22), so the median of three is asserted. Median of 3 over every 3
+    # of those 20 seeds: min 1.152, 5th percentile 1.215, median 1.331. Threshold 1.10.
+    assert np.median(lifts) >= 1.10, lifts

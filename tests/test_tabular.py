@@ -137,6 +137,9 @@ def test_q_learning_converges_to_q_star_with_decaying_step_sizes():
         s_next = int(np.searchsorted(cum[s, a], x, side="right"))  # == S: the episode ended
         agent.observe(s, a, float(R[s, a]), min(s_next, S - 1), s_next == S)
     assert np.abs(Q_star).max() > 1.0
+    # benchmarks/seeds.py (random-mdp; MDP and samples from the seed), 20 seeds: min 0.009,
+    # median 0.023, max 0.054 (one MDP in 20 above 0.05); seed 7: 0.022 under NumPy 1.22 and
+    # 2.x alike (scalar updates); threshold 0.05.
     assert np.abs(agent.Q - Q_star).max() < 0.05
 
 
@@ -149,6 +152,8 @@ def test_q_learning_reaches_98_percent_of_the_optimum_on_tabular_shop():
     agent = TabularQAgent.for_env(env, alpha=PowerStepSize(1.0), gamma=0.95, epsilon=0.5, seed=0)
     train(agent, env, 150_000, seed=0, progress=False)
     learned = d0 @ policy_evaluation(P, R, agent.greedy_policy(), 1.0)
+    # benchmarks/seeds.py, 20 seeds: min 0.989, median 0.993, max 1.000 of the optimum
+    # (scalar updates: the same 0.9929 at seed 0 under NumPy 1.22 and 2.x); threshold 0.98.
     assert learned >= 0.98 * optimum
     assert learned >= greedy + 0.2 * optimum  # and far above the myopic policy (74 %)
 

@@ -1,0 +1,181 @@
+"""Learning results over seeds: the spread that every learning test's threshold is set from.
+
+A learning curve is one draw: the same seed on another CPU rounds differently and lands
+elsewhere. So each learner is trained, with exactly the recipe and budget its test and the demo
+use (``minidqn.experiments.RECIPES``), once per seed, and the table gives min / median / max and
+the interquartile range of each figure, beside the baseline it is compared with. A test then
+asserts with a margin below the minimum here (its comment quotes the row it comes from).
+
+Figures (share = value / optimal value, exact; lift = revenue per session / greedy's):
+
+* ``tabular-shop q``, ``tabular-shop dqn``: exact share of the optimum (tests/test_tabular.py,
+  tests/test_learning.py, README). Baseline: the myopic oracle's share.
+* ``pricing q``, ``pricing dqn``: exact share, and value / best fixed price (test_learning.py,
+  README). Baseline: the best fixed price's share.
+* ``shop dqn``: lift over the myopic oracle on 300 fresh shoppers seeded 10,000, and the gap in
+  standard errors, as tests/test_learning.py measures it; and the demo's lift, on 500 shoppers
+  seeded ``10_000 + seed`` (README).
+* ``pricing dqn`` and ``shop dqn`` are also given as the median of 3 seeds, as their tests
+  assert, over every choice of 3 of the seeds run.
+* ``random-mdp q``: max |Q - Q*| after 40,000 generative-model updates on a random 4x2 MDP
+  (tests/test_tabular.py's convergence test; MDP and samples both drawn from the seed).
+
+Run: ``python benchmarks/seeds.py [--seeds 10] [--first 0] [--only pricing,shop] [--jobs 2]``.
+Seeds are ``first .. first + seeds - 1``; the test's own seed is 0. Expect about a minute per
+seed for everything on one core.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import print_table  # noqa: E402  (importing it also sets one BLAS thread)
+
+from minidqn import limit_blas_threads  # noqa: E402
+from minidqn.baselines import GreedyAgent  # noqa: E402
+from minidqn.envs.shop import ShopEnv  # noqa: E402
+from minidqn.experiments import RECIPES, exact_share, make_agent, make_env  # noqa: E402
+from minidqn.schedules import PowerStepSize  # noqa: E402
+from minidqn.tabular import TabularQAgent, policy_evaluation, value_iteration  # noqa: E402
+from minidqn.train import evaluate, train  # noqa: E402
+
+
+def trained(env_name: str, agent_name: str, seed: int):
+    """The learner trained by its recipe with ``seed`` (as tests/test_learning.py does), and a
+    fresh single env to score it on."""
+    recipe = RECIPES[(env_name, agent_name)]
+    env = make_env(env_name, seed=seed, agent=agent_name, num_envs=recipe.num_envs)
+    agent = make_agent(agent_name, env, seed=seed)
+    train(agent, env, recipe.steps, seed=seed, progress=False)
+    return agent, make_env(env_name, seed=seed, agent=agent_name)
+
+
+def tabular_shop(agent_name: str, seed: int) -> dict:
+    agent, env = trained("tabular-shop", agent_name, seed)
+    return {"share of optimum": exact_share(agent, env)[1]}
+
+
+def pricing(agent_name: str, seed: int) -> dict:
+    agent, env = trained("pricing", agent_name, seed)
+    value, share = exact_share(agent, env)
+    return {"share of optimum": share, "value / best fixed": value / env.baseline_values()["best_fixed"]}
+
+
+def shop(agent_name: str, seed: int) -> dict:
+    agent, _ = trained("shop", agent_name, seed)
+    figures = {}
+    for label, episodes, eval_seed in (("test", 300, 10_000), ("demo", 500, 10_000 + seed)):
+        learner = evaluate(agent, ShopEnv(), episodes, seed=eval_seed)
+        env = ShopEnv()
+        greedy = evaluate(GreedyAgent(env, seed=0), env, episodes, seed=eval_seed)
+        gap = learner["revenue_per_session"] - greedy["revenue_per_session"]
+        se = np.hypot(learner["revenue_per_session_se"], greedy["revenue_per_session_se"])
+        figures[f"lift vs greedy ({label}: {episodes} shoppers)"] = gap / greedy["revenue_per_session"] + 1
+        if label == "test":
+            figures["gap / its s.e. (test)"] = gap / se
+    return figures
+
+
+def random_mdp_q(agent_name: str, seed: int) -> dict:
+    """tests/test_tabular.py's convergence problem, with ``seed`` in place of its 7."""
+    S, A, gamma, end = 4, 2, 0.8, 0.1
+    rng = np.random.default_rng(seed)  # the test's random_mdp(seed, 4, 2)
+    P = rng.dirichlet(np.ones(S), size=(S, A)) * (1 - end)
+    R = rng.uniform(-1, 1, size=(S, A))
+    Q_star, _ = value_iteration(P, R, gamma, tol=1e-12)
+    agent = TabularQAgent(S, A, alpha=PowerStepSize(0.8), gamma=gamma, epsilon=1.0, seed=seed)
+    rng = np.random.default_rng(seed)
+    n = 40_000
+    states, actions, u = rng.integers(S, size=n), rng.integers(A, size=n), rng.random(n)
+    cum = np.cumsum(P, axis=2)
+    for s, a, x in zip(states.tolist(), actions.tolist(), u.tolist()):
+        s_next = int(np.searchsorted(cum[s, a], x, side="right"))  # == S: the episode ended
+        agent.observe(s, a, float(R[s, a]), min(s_next, S - 1), s_next == S)
+    return {"max |Q - Q*| (lower is better)": float(np.abs(agent.Q - Q_star).max()),
+            "max |Q*|": float(np.abs(Q_star).max())}
+
+
+# Tests that assert on the median of several seeds, and how many: their rows are repeated for
+# that median, over every choice of that many seeds among those run.
+MEDIAN_OF = {("pricing", "dqn"): 3, ("shop", "dqn"): 3}
+
+# (problem, agent) -> the function that trains it once and returns {metric: value}.
+PROBLEMS = {
+    ("tabular-shop", "q"): tabular_shop,
+    ("tabular-shop", "dqn"): tabular_shop,
+    ("pricing", "q"): pricing,
+    ("pricing", "dqn"): pricing,
+    ("shop", "dqn"): shop,
+    ("random-mdp", "q"): random_mdp_q,
+}
+
+
+def baselines() -> dict:
+    """What each problem's learner is compared with, as text for the table."""
+    shop_env = make_env("tabular-shop")
+    P, R = shop_env.model()
+    d0 = shop_env.initial_distribution()
+    greedy = d0 @ policy_evaluation(P, R, R.argmax(axis=1), 1.0) / (d0 @ value_iteration(P, R, 1.0)[1])
+    b = make_env("pricing").baseline_values()
+    return {"tabular-shop": f"greedy {greedy:.3f}", "pricing": f"best fixed {b['best_fixed'] / b['optimal']:.3f}",
+            "shop": "greedy 1.000", "random-mdp": "-"}
+
+
+def run_one(key: tuple, seed: int) -> tuple:
+    start = time.perf_counter()
+    figures = PROBLEMS[key](key[1], seed)
+    return key, seed, figures, time.perf_counter() - start
+
+
+def summary(values: list) -> list:
+    q1, med, q3 = np.percentile(values, [25, 50, 75])
+    return [f"{min(values):.4f}", f"{med:.4f}", f"{max(values):.4f}", f"{q3 - q1:.4f}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=10, help="how many seeds (default 10)")
+    parser.add_argument("--first", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument("--only", default="", help="comma-separated problems, e.g. pricing,shop")
+    parser.add_argument("--jobs", type=int, default=1, help="processes in parallel (default 1)")
+    parser.add_argument("--per-seed", action="store_true", help="also print every seed's figures")
+    args = parser.parse_args()
+    keys = [k for k in PROBLEMS if not args.only or k[0] in args.only.split(",")]
+    if not keys or args.seeds < 1 or args.jobs < 1:
+        parser.error(f"nothing to run: --only must name some of {sorted({k[0] for k in PROBLEMS})}, "
+                     "--seeds and --jobs be at least 1")
+    seeds = range(args.first, args.first + args.seeds)
+    tasks = [(key, seed) for key in keys for seed in seeds]
+    start = time.perf_counter()
+    results = {}
+    with ProcessPoolExecutor(args.jobs, initializer=limit_blas_threads, initargs=(1,)) as pool:
+        for key, seed, figures, seconds in pool.map(run_one, *zip(*tasks)):
+            results[key, seed] = figures
+            if args.per_seed:
+                shown = ", ".join(f"{m} {v:.4f}" for m, v in figures.items())
+                print(f"{key[0]} {key[1]} seed {seed} ({seconds:.0f} s): {shown}", flush=True)
+
+    base = baselines()
+    rows = []
+    for key in keys:
+        for metric in results[key, seeds[0]]:
+            values = [results[key, s][metric] for s in seeds]
+            rows.append([key[0], key[1], metric, *summary(values), base[key[0]]])
+            k = MEDIAN_OF.get(key)
+            if k and len(values) >= k:
+                medians = [np.median(c) for c in itertools.combinations(values, k)]
+                rows.append([key[0], key[1], f"{metric}, median of {k} seeds", *summary(medians), base[key[0]]])
+    print(f"\n{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), numpy {np.__version__}, "
+          f"Python {sys.version.split()[0]}; {time.perf_counter() - start:.0f} s with {args.jobs} process(es)")
+    print_table(["problem", "agent", "metric", "min", "median", "max", "IQR", "baseline"], rows)
+
+
+if __name__ == "__main__":
+    main()
