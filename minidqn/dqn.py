@@ -13,6 +13,8 @@ and in the target's argmax. Everything else (the interaction loop, metrics) live
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space
@@ -220,13 +222,13 @@ class DQNAgent:
         # The loss, and its gradient through Q(s, a) of the taken actions only.
         q = self.online.forward(obs)                                        # (B, A), kept for backward
         loss, dq_taken = self._loss(q[rows, act], td_target.astype(q.dtype))  # (B,) and (B,): never (B, 1)
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             raise self._divergence(loss, norm=None)
         dq = np.zeros_like(q)                                               # (B, A)
         dq[rows, act] = dq_taken                                            # other actions: no gradient
         self.online.backward(dq, input_grad=False)
         norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm or np.inf)
-        if not np.isfinite(norm):
+        if not math.isfinite(norm):
             raise self._divergence(loss, norm)
         self.optimizer.step(self.online.grads)
         self.updates += 1

@@ -34,7 +34,7 @@ def mse(pred, target) -> tuple[float, np.ndarray]:
     """Mean squared error ``L = mean((pred - target)**2)``; ``dL/dpred = 2 (pred - target) / N``."""
     pred, target = _pair(pred, target)
     diff = pred - target
-    return float(np.mean(diff * diff)), diff * (2.0 / diff.size)
+    return float((diff * diff).sum()) / diff.size, diff * (2.0 / diff.size)
 
 
 def huber(pred, target, delta: float = 1.0) -> tuple[float, np.ndarray]:
@@ -53,5 +53,5 @@ def huber(pred, target, delta: float = 1.0) -> tuple[float, np.ndarray]:
     quadratic = np.minimum(abs_diff, delta)
     # 0.5 q^2 + delta (|d| - q) is d^2/2 inside the band and delta(|d| - delta/2) outside it.
     loss = 0.5 * quadratic * quadratic + delta * (abs_diff - quadratic)
-    grad = np.clip(diff, -delta, delta) / diff.size
-    return float(np.mean(loss)), grad.astype(diff.dtype, copy=False)
+    grad = np.minimum(np.maximum(diff, -delta), delta) / diff.size  # clip(d, -delta, delta) / N
+    return float(loss.sum()) / loss.size, grad.astype(diff.dtype, copy=False)

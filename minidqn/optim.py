@@ -7,6 +7,8 @@ schedules, weight decay and parameter groups are left out.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validate import check_array, check_float, check_int
@@ -174,12 +176,12 @@ def clip_grad_norm(grads: np.ndarray, max_norm: float) -> float:
     """
     if max_norm != np.inf:
         max_norm = check_float("max_norm", max_norm, low=0.0, low_open=True)
-    if not isinstance(grads, np.ndarray) or not np.issubdtype(grads.dtype, np.floating):
+    if not isinstance(grads, np.ndarray) or grads.dtype.kind != "f":
         raise TypeError(f"grads must be a floating-point numpy array, got {type(grads).__name__}")
     flat = grads.reshape(-1)
-    norm = float(np.sqrt(np.dot(flat, flat)))
-    if not np.isfinite(norm) and np.all(np.isfinite(flat)):  # float32 overflow of the sum only
+    norm = math.sqrt(np.dot(flat, flat))
+    if not math.isfinite(norm) and np.all(np.isfinite(flat)):  # float32 overflow of the sum only
         norm = float(np.linalg.norm(flat.astype(np.float64)))
-    if np.isfinite(norm) and norm > max_norm:
+    if math.isfinite(norm) and norm > max_norm:
         grads *= max_norm / norm
     return norm
