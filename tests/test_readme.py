@@ -1,4 +1,5 @@
-"""The README's Python examples run as written (those needing Gymnasium only where it is installed)."""
+"""The README's Python examples run as written (those needing Gymnasium only where it is
+installed), and its test command is the one CI runs."""
 import pathlib
 import re
 
@@ -19,3 +20,10 @@ def test_example_runs(code, capsys):
         code = code.replace("total_steps=50_000", "total_steps=2_000")  # the example's budget, cut
     exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
     assert capsys.readouterr().out.strip(), "every example prints its result"
+
+
+def test_the_readmes_test_command_is_exactly_what_ci_runs():
+    commands = re.findall(r"```bash\n(.*?)\n```", README.read_text(), flags=re.S)
+    test_command = next(c for c in commands if "pytest" in c)
+    ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == test_command
