@@ -2,11 +2,12 @@
 
 A checkpoint holds ``meta`` (JSON: sizes, counts, hyperparameters, the generator's state and the
 user's metadata), the online network (``online.*``), the target parameters, Adam's state
-(``adam.*``) and, optionally, the replay buffer (``buffer.*``). Loading checks, in this order and
-before allocating anything: the members and their headers (``_checkpoint.open_checkpoint``), the
-JSON's types and counts against the saved hyperparameters, the overrides as arguments, the
-network and buffer sizes against the stored arrays' header shapes, and the memory all of it
-needs against ``_checkpoint.MAX_BYTES``. The agent itself lives in ``dqn.py``.
+(``adam.*``) and, optionally, the replay buffer (``buffer.*``, with per-transition discounts) and,
+with n-step returns, the transitions still waiting in their windows (``nstep.*``). Loading
+checks, in this order and before allocating anything: the members and their headers
+(``_checkpoint.open_checkpoint``), the JSON's types and counts against the saved
+hyperparameters, the overrides as arguments, the network, buffer and window sizes against the
+stored arrays' header shapes, and the memory all of it needs against ``_checkpoint.MAX_BYTES``. The agent itself lives in ``dqn.py``.
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from ._validate import check_array, check_float, check_int
 from .dqn_config import DQNConfig, config_from_json, config_to_json
 from .mlp import MLP, STATE_KEYS as MLP_STATE_KEYS, _n_params
 from .optim import Adam
+from .nstep import NStepWindows
 from .replay import ReplayBuffer
 
 _FILE_KEYS = ("meta", *(f"online.{k}" for k in MLP_STATE_KEYS), "target.params",
               *(f"adam.{k}" for k in Adam.STATE_KEYS))
 _BUFFER_KEYS = tuple(f"buffer.{k}" for k in ReplayBuffer.STATE_KEYS)
+_NSTEP_KEYS = tuple(f"nstep.{k}" for k in NStepWindows.STATE_KEYS)
 _FIXED = ("hidden", "activation", "dtype", "reward_scale")  # define the saved network
 
 
@@ -46,6 +49,8 @@ def save_dqn(agent, path, include_buffer: bool, metadata) -> None:
     arrays.update({f"adam.{k}": v for k, v in agent.optimizer.state_dict().items()})
     if include_buffer:
         arrays.update({f"buffer.{k}": v for k, v in agent.buffer.state_dict().items()})
+        if agent.nstep is not None:
+            arrays.update({f"nstep.{k}": v for k, v in agent.nstep.state_dict().items()})
     save_arrays(path, "DQNAgent", arrays)
 
 
@@ -57,7 +62,8 @@ def load_dqn(cls, path, overrides: dict):
     if "seed" in overrides:
         raise TypeError("DQNAgent.load() takes no seed: a loaded agent continues the random state it "
                         "saved (exploration and replay sampling); build a new DQNAgent for a fresh seed")
-    with open_checkpoint(path, "DQNAgent", _FILE_KEYS, _BUFFER_KEYS + ("buffer.next_action_mask",)) as ckpt:
+    optional = _BUFFER_KEYS + ("buffer.next_action_mask", "buffer.discounts") + _NSTEP_KEYS
+    with open_checkpoint(path, "DQNAgent", _FILE_KEYS, optional) as ckpt:
         where = ckpt.where
         meta = read_json(ckpt, "meta")
         try:
@@ -105,8 +111,12 @@ def load_dqn(cls, path, overrides: dict):
                 raise ValueError(f"Adam has taken {agent.optimizer.t} steps but the agent counts "
                                  f"{counts['updates']} updates")
             if has_buffer:
-                agent.buffer.load_state_dict({name[len("buffer."):]: ckpt.read(name) for name in ckpt.headers
-                                              if name.startswith("buffer.")})
+                state = {name[len("buffer."):]: ckpt.read(name) for name in ckpt.headers if name.startswith("buffer.")}
+                if file_config.n_steps == 1:  # every discount is the file's gamma: a gamma override wins, as it did
+                    state.pop("discounts", None)
+                agent.buffer.load_state_dict(state)
+                if agent.nstep is not None and "nstep.count" in ckpt:
+                    agent.nstep.load_state_dict({k: ckpt.read(f"nstep.{k}") for k in NStepWindows.STATE_KEYS})
         except (TypeError, ValueError, KeyError) as e:
             raise ValueError(f"{where}: {e}") from e
     agent.rng = rng
@@ -141,12 +151,31 @@ def _check_sizes(ckpt, obs_dim: int, n_actions: int, config, file_config, overri
                              f"disagree with buffer_size={file_config.buffer_size}")
         for name, shape, kinds in (("obs", (size, obs_dim), "f"), ("next_obs", (size, obs_dim), "f"),
                                    ("actions", (size,), "iu"), ("rewards", (size,), "f"),
-                                   ("terminated", (size,), "b"), ("next_action_mask", (size, n_actions), "b")):
+                                   ("terminated", (size,), "b"), ("next_action_mask", (size, n_actions), "b"),
+                                   ("discounts", (size,), "f")):
             if f"buffer.{name}" in ckpt:
                 ckpt.expect(f"buffer.{name}", shape, kinds)
+        if file_config.n_steps > 1 and any(k in overrides and overrides[k] != getattr(file_config, k)
+                                           for k in ("gamma", "n_steps")):
+            raise ValueError(f"DQNAgent.load(): gamma and n_steps cannot be overridden when {where} holds a "
+                             f"replay buffer of {file_config.n_steps}-step returns: they are summed with "
+                             f"gamma={file_config.gamma}")
+    windows = [name for name in _NSTEP_KEYS if name in ckpt]
+    if windows and (len(windows) < len(_NSTEP_KEYS) or not has_buffer or file_config.n_steps == 1):
+        raise ValueError(f"{where} holds n-step windows {windows} without all of them, a replay buffer and "
+                         f"n_steps > 1 (n_steps={file_config.n_steps})")
+    copies = 0
+    if windows:
+        shape, _ = ckpt.headers["nstep.count"]
+        copies = shape[0] if len(shape) == 1 else -1  # -1: refused by expect below, naming the shape
+        for name, shape, kinds in (("count", (copies,), "iu"), ("obs", (copies, config.n_steps, obs_dim), "f"),
+                                   ("actions", (copies, config.n_steps), "iu"),
+                                   ("rewards", (copies, config.n_steps), "f")):
+            ckpt.expect(f"nstep.{name}", shape, kinds)
     itemsize = np.dtype(config.dtype).itemsize
-    per_transition = 2 * obs_dim * itemsize + 8 + itemsize + 1 + n_actions
+    per_transition = 2 * obs_dim * itemsize + 8 + 8 + 1 + n_actions + itemsize
+    per_window = config.n_steps * (obs_dim * itemsize + 8 + 8) + 8
     check_allocation(ckpt, f"{n_params} parameters and a replay buffer of {capacity} transitions",
-                     8 * n_params * itemsize + capacity * per_transition,
+                     8 * n_params * itemsize + capacity * per_transition + copies * per_window,
                      "" if has_buffer else "pass a smaller buffer_size= to DQNAgent.load()")
     return has_buffer

@@ -5,6 +5,8 @@ Each update samples ``B`` stored transitions and moves ``Q(s, a)`` of the taken 
     y = r + gamma * (1 - terminated) * Q_target(s', a*),
     a* = argmax_a' Q_online(s', a')   (Double DQN)   or   argmax_a' Q_target(s', a')   (DQN),
 
+(with ``n_steps > 1``, ``r`` is an n-step return and ``gamma`` the stored ``gamma^k``: see ``nstep.py``),
+
 with the Huber (or squared) loss, the gradient flowing back only through the taken actions'
 outputs, global-norm clipping and Adam. The target network is a slowly-updated copy (a hard copy
 every ``target_update`` updates, or Polyak averaging with ``tau``) and never receives gradients.
@@ -23,6 +25,7 @@ from .dqn_config import DQNConfig
 from ._policy import greedy_actions
 from .losses import huber, mse
 from .mlp import MLP
+from .nstep import NStepWindows
 from .optim import Adam, clip_grad_norm
 from .replay import ReplayBuffer
 
@@ -49,7 +52,9 @@ class DQNAgent:
         self.target = self.online.copy()
         self.optimizer = Adam(self.online.params, lr=cfg.lr)
         self.buffer = ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=int(buffer_seed),
-                                   n_actions=self.n_actions)
+                                   n_actions=self.n_actions, gamma=cfg.gamma)
+        # transitions wait here until their n-step return is known (none wait when n_steps is 1)
+        self.nstep = NStepWindows(cfg.n_steps, cfg.gamma, (self.obs_dim,), cfg.dtype) if cfg.n_steps > 1 else None
         self._loss = {"huber": huber, "mse": mse}[cfg.loss]
         self._rows = np.arange(cfg.batch_size)  # row indices of a batch, for q[rows, actions]
         self.steps = 0      # transitions observed
@@ -162,12 +167,16 @@ class DQNAgent:
         return np.lexsort((self.rng.random(q.size), -q))[:k]  # by Q, equal Qs in random order
 
     # ------------------------------------------------------------------ learning
-    def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None) -> float | None:
-        """Store one transition (or a batch of them) and, on schedule, train.
+    def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None,
+                truncated=False) -> float | None:
+        """Store one transition (or a batch of them, one row per env copy) and, on schedule, train.
 
-        Training starts once ``learning_starts`` transitions are stored; then ``gradient_steps``
+        Training starts once ``learning_starts`` transitions are observed; then ``gradient_steps``
         updates run for every ``train_freq`` transitions. Returns the last loss, or ``None`` when
-        no update ran.
+        no update ran. ``truncated`` (a bool, or one per row): the episode was cut here by a time
+        limit; with ``n_steps > 1`` it closes the copy's n-step window (``train`` passes it), with
+        ``n_steps = 1`` it changes nothing. With ``n_steps > 1`` a transition is stored once its
+        n-step return is known, ``n_steps - 1`` steps later or at the episode's end.
         """
         x, batched = self.encode(obs)
         x_next, _ = self.encode(next_obs, "next_obs")
@@ -175,13 +184,19 @@ class DQNAgent:
             raise ValueError(f"next_obs must match obs: got {x_next.shape[0]} next observations for {x.shape[0]}")
         n = x.shape[0]
         want = (n,) if batched else ()
-        action, terminated = np.asarray(action), np.asarray(terminated)
-        if action.shape != want or terminated.shape != want:
-            raise ValueError(f"action and terminated must have shape {want} like the observations, "
-                             f"got {action.shape} and {terminated.shape}")
+        action, terminated, truncated = np.asarray(action), np.asarray(terminated), np.asarray(truncated)
+        if action.shape != want or terminated.shape != want or truncated.shape not in (want, ()):
+            raise ValueError(f"action and terminated (and truncated, if not one bool) must have shape {want} like "
+                             f"the observations, got {action.shape}, {terminated.shape} and {truncated.shape}")
+        if truncated.dtype != bool:
+            raise TypeError(f"truncated must be a bool or an array of bools, got {truncated!r}")
         reward = check_array("reward", reward, shape=want)
         mask = self._check_mask(next_action_mask, n, batched, "next_action_mask", terminal=terminated.reshape(n))
-        self.buffer.add(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n), mask)
+        if self.nstep is None:
+            self.buffer.add(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n), mask)
+        else:
+            self._add_n_step(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n),
+                             np.broadcast_to(truncated, want).reshape(n), mask)
         self.steps += n
         if self.steps < self.config.learning_starts or self.buffer.size < self.config.batch_size:
             return None
@@ -193,11 +208,25 @@ class DQNAgent:
                 loss = self.train_step()
         return loss
 
+    def _add_n_step(self, x, action, reward, x_next, terminated, truncated, mask) -> None:
+        """Push one step of every copy into the n-step windows; store what leaves them."""
+        if terminated.dtype != bool:
+            raise TypeError(f"terminated must be a bool or an array of bools, got {terminated!r}")
+        out, windows = self.nstep.push(x, action, reward, x_next, terminated, truncated, mask)
+        obs, act, R, next_obs, done, discount, next_mask = out
+        if not np.isfinite(R).all():
+            raise ValueError(f"the {self.config.n_steps}-step return overflows: rewards {reward} on top of "
+                             f"the pending ones give {R}; scale the rewards down")
+        if R.size:
+            self.buffer.add(obs, act, R, next_obs, done, next_mask, discount.astype(self.config.dtype))
+        self.nstep.commit(windows)
+
     def train_step(self) -> float:
         """One vectorized Double-DQN update on a sampled batch; returns the loss before the update.
 
         The whole algorithm, top to bottom: sample ``B`` transitions, the target
-        ``y = r + gamma * Q_target(s', argmax_a' Q_online(s', a'))`` (``y = r`` where terminated),
+        ``y = r + gamma * Q_target(s', argmax_a' Q_online(s', a'))`` (``y = r`` where terminated;
+        ``gamma`` is each transition's stored discount: ``gamma``, or ``gamma^k`` for a k-step return),
         the loss between ``y`` and ``Q_online(s, a)`` of the taken actions, backward, clip, Adam,
         and the target network's sync. ``tests/test_dqn.py`` checks it against the same update
         written one transition at a time.
@@ -206,6 +235,7 @@ class DQNAgent:
         idx = buf.sample_indices(cfg.batch_size)                           # (B,), uniform, with replacement
         obs, act, rew, next_obs, done = buf.batch(idx)                     # (B, d) (B,) (B,) (B, d) (B,)
         next_mask = buf.next_action_mask[idx]                              # (B, A): a' allowed in s'
+        discount = buf.discounts[idx]                                      # (B,): gamma, or gamma^k (n-step)
         if self._reward_scale is None:
             self._fix_reward_scale()
 
@@ -217,7 +247,7 @@ class DQNAgent:
         next_q = next_q_target[rows, next_a]                                # (B,)
         # No bootstrap from a terminal state (a time-limit cut was stored as not terminated).
         # np.where, not (1 - done) * next_q: 0 * inf would be NaN.
-        td_target = rew * self.reward_scale + cfg.gamma * np.where(done, 0.0, next_q)  # (B,)
+        td_target = rew * self.reward_scale + discount * np.where(done, 0.0, next_q)  # (B,)
 
         # The loss, and its gradient through Q(s, a) of the taken actions only.
         q = self.online.forward(obs)                                        # (B, A), kept for backward

@@ -20,13 +20,14 @@ class DQNConfig:
     activation: str = "relu"         # hidden activation: "relu" or "tanh"
     lr: float = 1e-3                 # Adam's learning rate
     gamma: float = 0.99              # discount factor in [0, 1]
+    n_steps: int = 1                 # bootstrap after n rewards: R = sum_k gamma^k r_{t+k}, then gamma^n Q(s_{t+n})
     batch_size: int = 64             # transitions per update
     buffer_size: int = 50_000        # replay capacity (oldest overwritten)
     learning_starts: int = 1_000     # transitions observed before the first update
     train_freq: int = 1              # transitions observed per round of updates
     gradient_steps: int = 1          # updates per round
-    target_update: int = 500         # gradient updates (not env steps) between hard copies online -> target;
-                                     # ignored with tau
+    target_update: int = 500         # gradient updates (not env steps, unlike Stable-Baselines3's
+                                     # target_update_interval) between hard copies online -> target; ignored with tau
     tau: float | None = None         # Polyak rate: target <- tau*online + (1-tau)*target every update
     double: bool = True              # Double DQN: online net picks argmax a', target net evaluates it
     loss: str = "huber"              # "huber" (delta 1, PyTorch's smooth L1) or "mse"
@@ -47,6 +48,7 @@ class DQNConfig:
             raise ValueError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
         self.lr = check_float("lr", self.lr, low=0.0, low_open=True)
         self.gamma = check_float("gamma", self.gamma, 0.0, 1.0)
+        self.n_steps = check_int("n_steps", self.n_steps, minimum=1)
         self.batch_size = check_int("batch_size", self.batch_size, minimum=1)
         self.buffer_size = check_int("buffer_size", self.buffer_size, minimum=1)
         if self.batch_size > self.buffer_size:
@@ -91,6 +93,9 @@ def config_to_json(config: DQNConfig) -> dict:
     return fields
 
 
+_ADDED_LATER = {"n_steps": 1}  # fields newer than the first checkpoints, with the value that reproduces them
+
+
 def config_from_json(fields: dict, epsilon=None) -> dict:
     """Keyword arguments for ``DQNConfig`` from :func:`config_to_json`'s output.
 
@@ -100,6 +105,7 @@ def config_from_json(fields: dict, epsilon=None) -> dict:
     if not isinstance(fields, dict):
         raise TypeError(f"config must be a JSON object, got {type(fields).__name__}")
     names = {f.name for f in dataclasses.fields(DQNConfig)}
+    fields = {**_ADDED_LATER, **fields}  # a file written before a field existed did what its default does
     unknown, missing = sorted(set(fields) - names), sorted(names - set(fields))
     if unknown or missing:
         raise ValueError(f"config fields differ from DQNConfig's: unknown {unknown}, missing {missing}")

@@ -4,8 +4,9 @@ A transition is ``(obs, action, reward, next_obs, terminated)``, optionally with
 ``next_obs`` (so a target's ``max`` skips actions that are not allowed there). Storage is one NumPy
 array per field, written at ``(pos + k) % capacity``: once full, the oldest entries are
 overwritten. Only ``terminated`` is stored: a time-limit truncation is not the end of the
-shopper's story, and its next state must still be bootstrapped from. Prioritised replay and
-n-step returns are left out.
+shopper's story, and its next state must still be bootstrapped from. With ``gamma`` given, each
+transition also carries the discount to bootstrap with (``gamma`` for a one-step transition,
+``gamma^k`` for a k-step return made by ``nstep.py``). Prioritised replay is left out.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checkpoint import generator_from_json, generator_to_json
-from ._validate import as_generator, check_array, check_int, check_mask
+from ._validate import as_generator, check_array, check_float, check_int, check_mask
 
 
 class Batch(NamedTuple):
@@ -31,13 +32,17 @@ class Batch(NamedTuple):
 
 
 class ReplayBuffer:
-    """``ReplayBuffer(capacity, obs_shape, obs_dtype=np.float32, seed=0, n_actions=None)``.
+    """``ReplayBuffer(capacity, obs_shape, obs_dtype=np.float32, seed=0, n_actions=None, gamma=None)``.
 
     With ``n_actions`` given, actions are checked against it and a next-state action mask
-    ``(capacity, n_actions)`` is kept (all True where ``add`` receives none).
+    ``(capacity, n_actions)`` is kept (all True where ``add`` receives none). With ``gamma``
+    given, a per-transition discount ``discounts (capacity,)`` of ``obs_dtype`` is kept (``gamma``
+    where ``add`` receives none; the learner's dtype, so a one-step target is computed exactly as
+    with ``gamma`` itself).
     """
 
-    def __init__(self, capacity: int, obs_shape, obs_dtype=np.float32, seed=0, n_actions: int | None = None):
+    def __init__(self, capacity: int, obs_shape, obs_dtype=np.float32, seed=0, n_actions: int | None = None,
+                 gamma: float | None = None):
         self.capacity = check_int("capacity", capacity, minimum=1)
         if isinstance(obs_shape, (int, np.integer)):
             obs_shape = (obs_shape,)
@@ -52,6 +57,8 @@ class ReplayBuffer:
         self.terminated = np.zeros(self.capacity, bool)
         self.next_action_mask = (None if self.n_actions is None
                                  else np.ones((self.capacity, self.n_actions), bool))
+        self.gamma = None if gamma is None else check_float("gamma", gamma, 0.0, 1.0)
+        self.discounts = None if gamma is None else np.full(self.capacity, self.gamma, obs_dtype)
         self.rng = as_generator(seed)
         self.pos = 0   # where the next transition goes
         self.size = 0  # how many are stored
@@ -59,8 +66,9 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward, next_obs, terminated, next_action_mask=None) -> None:
-        """Store one transition, or a batch of ``n`` (every field with a leading axis ``n``).
+    def add(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None) -> None:
+        """Store one transition, or a batch of ``n`` (every field with a leading axis ``n``);
+        ``discount`` (in [0, 1]) only for a buffer made with ``gamma``.
 
         Everything is checked before anything is written.
         """
@@ -89,12 +97,19 @@ class ReplayBuffer:
             # or the target's max would range over no action at all.
             next_action_mask = check_mask("next_action_mask", next_action_mask, want + (self.n_actions,),
                                           allow_empty=terminated)
+        if discount is not None:
+            if self.discounts is None:
+                raise ValueError("discount given, but the buffer was made without gamma")
+            discount = check_array("discount", discount, shape=want, dtype=self.discounts.dtype)
+            if np.any(discount < 0) or np.any(discount > 1):
+                raise ValueError(f"discount must be in [0, 1], got {discount!r}")
 
         skip = max(0, n - self.capacity)  # of a batch larger than the buffer, only the tail survives
         if skip:
             obs, next_obs, action, reward, terminated = (obs[skip:], next_obs[skip:], action[skip:],
                                                          reward[skip:], terminated[skip:])
             next_action_mask = None if next_action_mask is None else next_action_mask[skip:]
+            discount = None if discount is None else discount[skip:]
         idx = (self.pos + skip + np.arange(n - skip)) % self.capacity
         self.obs[idx] = obs
         self.next_obs[idx] = next_obs
@@ -103,6 +118,8 @@ class ReplayBuffer:
         self.terminated[idx] = terminated
         if self.next_action_mask is not None:
             self.next_action_mask[idx] = True if next_action_mask is None else next_action_mask
+        if self.discounts is not None:
+            self.discounts[idx] = self.gamma if discount is None else discount
         self.pos = int((self.pos + n) % self.capacity)
         self.size = min(self.size + n, self.capacity)
 
@@ -124,7 +141,7 @@ class ReplayBuffer:
         return self.batch(self.sample_indices(batch_size))
 
     # ------------------------------------------------------------------ checkpoints
-    # What state_dict() holds (and "next_action_mask" when masks are kept).
+    # What state_dict() holds (and "next_action_mask", "discounts" when those are kept).
     STATE_KEYS = ("capacity", "pos", "size", "obs", "next_obs", "actions", "rewards", "terminated", "rng_state")
 
     def state_dict(self) -> dict:
@@ -137,11 +154,14 @@ class ReplayBuffer:
                  "rng_state": np.array(json.dumps(generator_to_json(self.rng)))}
         if self.next_action_mask is not None:
             state["next_action_mask"] = self.next_action_mask[:n].copy()
+        if self.discounts is not None:
+            state["discounts"] = self.discounts[:n].copy()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict` into a buffer of the same capacity, shapes and masks.
 
+        A state without ``discounts`` (written before they were kept) restores them as ``gamma``.
         Everything is checked before anything is written.
         """
         try:
@@ -167,10 +187,19 @@ class ReplayBuffer:
                 raise ValueError("the state and the buffer disagree on whether action masks are stored")
             if mask is not None and (mask.shape != (n, self.n_actions) or mask.dtype != bool):
                 raise ValueError(f"next_action_mask must be bool {(n, self.n_actions)}, got {mask.dtype} {mask.shape}")
+            discounts = state.get("discounts")
+            if discounts is not None:
+                if self.discounts is None:
+                    raise ValueError("the state holds discounts but the buffer was made without gamma")
+                discounts = check_array("discounts", discounts, shape=(n,), dtype=self.discounts.dtype)
+                if np.any(discounts < 0) or np.any(discounts > 1):
+                    raise ValueError("discounts must be in [0, 1]")
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"replay state is incomplete or malformed: {e}") from e
         self.obs[:n], self.next_obs[:n], self.rewards[:n] = obs, next_obs, rewards
         self.actions[:n], self.terminated[:n] = actions, terminated
         if mask is not None:
             self.next_action_mask[:n] = mask
+        if self.discounts is not None:
+            self.discounts[:n] = self.gamma if discounts is None else discounts
         self.pos, self.size, self.rng = pos, n, rng
