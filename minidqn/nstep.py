@@ -62,13 +62,15 @@ class NStepWindows:
         ended = terminated | truncated                                      # (C,)
         j = np.arange(n)                                                    # window positions
         # leaving: the oldest of a full window, and everything in a window whose episode ended
-        leaving = (j < count[:, None]) & (ended[:, None] | ((j == 0) & (count == n))[:, None])  # (C, n)
+        oldest_of_full = (j[None, :] == 0) & (count[:, None] == n)         # (C, n)
+        leaving = (j[None, :] < count[:, None]) & (ended[:, None] | oldest_of_full)  # (C, n)
         i, j_out = np.nonzero(leaving)                                      # (m,) copy, position
         k = count[i] - j_out                                                # (m,) steps each window has
         m_steps = j[None, :] - j_out[:, None]                               # (m, n) step m of the window
         in_window = (m_steps >= 0) & (m_steps < k[:, None])
         weights = np.where(in_window, self.gamma ** np.maximum(m_steps, 0), 0.0)  # gamma^m inside
-        R = (w_rew[i] * weights).sum(axis=1)                                # (m,)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused by the caller, by name
+            R = (w_rew[i] * weights).sum(axis=1)                            # (m,)
         discount = self.gamma ** k.astype(np.float64)                       # (m,); gamma^1 is gamma exactly
         out = (w_obs[i, j_out], w_act[i, j_out], R, next_obs[i], terminated[i], discount,
                None if next_mask is None else next_mask[i])

@@ -13,6 +13,7 @@ Vector envs are driven when they use same-step autoreset (``VectorShopEnv``, Gym
 """
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
@@ -31,8 +32,9 @@ def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eva
     """Run ``agent`` on ``env`` for ``total_steps`` steps, letting it learn; returns a ``History``.
 
     Each step: ``a = agent.act(obs)``, ``env.step(a)``, ``agent.observe(obs, a, r, next_obs,
-    terminated)``. On ``terminated or truncated`` the env is reset; ``observe`` gets
-    ``terminated`` only (a time limit is not a terminal state, so the agent still bootstraps).
+    terminated)``. On ``terminated or truncated`` the env is reset. A time limit is not a terminal
+    state, so the agent still bootstraps; an agent whose ``observe`` takes ``truncated=`` (DQN:
+    n-step windows must close where an episode was cut) gets it too, the others do not.
     The first reset uses ``seed``, later ones continue the env's own generator. An episode still
     running at the end is not recorded. A non-finite reward from the env stops the run with a
     ``ValueError`` naming the step.
@@ -134,7 +136,16 @@ def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t
                        f"± {metrics['mean_return_se']:.3f} over {episodes} episodes")
 
 
+def _takes_truncated(agent) -> bool:
+    """Whether ``agent.observe`` accepts ``truncated=`` (most agents learn nothing from it)."""
+    try:
+        return "truncated" in inspect.signature(agent.observe).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+
+
 def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
+    cut = _takes_truncated(agent)
     obs, info = reset_env(env, seed)
     mask = action_mask(info)
     ep_return, ep_length = 0.0, 0
@@ -144,7 +155,8 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         reward = finite_rewards(reward, (), t)
         next_mask = action_mask(info)
         loss = agent.observe(obs, action, reward, next_obs, terminated,
-                             **({} if next_mask is None else {"next_action_mask": next_mask}))
+                             **({} if next_mask is None else {"next_action_mask": next_mask}),
+                             **({"truncated": bool(truncated and not terminated)} if cut else {}))
         if loss is not None:
             h.loss_steps.append(t)
             h.losses.append(float(loss))
@@ -258,6 +270,7 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     _check_autoreset(env)
     n = int(env.num_envs)
     batched = getattr(agent, "accepts_batches", False)
+    cut = _takes_truncated(agent)
     obs, info = reset_env(env, seed)
     mask = _vector_mask(info)
     ep_return, ep_length = np.zeros(n), np.zeros(n, np.int64)
@@ -283,10 +296,12 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
                 stored_mask = _final_mask(info, next_mask, done)
         if batched:
             loss = agent.observe(obs, actions, rewards, stored_obs, terminated,
-                                 **({} if stored_mask is None else {"next_action_mask": stored_mask}))
+                                 **({} if stored_mask is None else {"next_action_mask": stored_mask}),
+                                 **({"truncated": truncated & ~terminated} if cut else {}))
         else:  # one call per copy; keep every loss, not just the last copy's
             losses = [agent.observe(obs[i], actions[i], rewards[i], stored_obs[i], bool(terminated[i]),
-                                    **({} if stored_mask is None else {"next_action_mask": stored_mask[i]}))
+                                    **({} if stored_mask is None else {"next_action_mask": stored_mask[i]}),
+                                    **({"truncated": bool(truncated[i] and not terminated[i])} if cut else {}))
                       for i in range(n)]
             losses = [x for x in losses if x is not None]
             loss = float(np.mean(losses)) if losses else None

@@ -15,8 +15,14 @@ def filled_agent(n=200, obs_dim=4, n_actions=3, masks=False, **kw):
     if masks:
         mask = rng.random((n, n_actions)) < 0.6
         mask[np.arange(n), rng.integers(n_actions, size=n)] = True
-    agent.observe(obs, rng.integers(n_actions, size=n), rng.normal(size=n) * 3, rng.normal(size=(n, obs_dim)),
-                  rng.random(n) < 0.2, next_action_mask=mask)
+    act, rew, next_obs, term = (rng.integers(n_actions, size=n), rng.normal(size=n) * 3,
+                                rng.normal(size=(n, obs_dim)), rng.random(n) < 0.2)
+    if agent.nstep is None:
+        agent.observe(obs, act, rew, next_obs, term, next_action_mask=mask)
+    else:  # one env, one step at a time (a batch would be n env copies); every 7th step a time limit
+        for i in range(n):
+            agent.observe(obs[i], act[i], rew[i], next_obs[i], term[i], truncated=i % 7 == 6,
+                          next_action_mask=None if mask is None else mask[i])
     agent.online.params += rng.normal(0, 0.05, agent.online.params.shape)  # online != target
     return agent
 
@@ -32,7 +38,7 @@ def reference_step(agent, idx):
         chooser = agent.online.predict(buf.next_obs[i]) if cfg.double else next_q_target
         allowed = np.flatnonzero(buf.next_action_mask[i])
         best = allowed[np.argmax(chooser[allowed])]
-        y = buf.rewards[i] + (0.0 if buf.terminated[i] else cfg.gamma * next_q_target[best])
+        y = buf.rewards[i] + (0.0 if buf.terminated[i] else buf.discounts[i] * next_q_target[best])
         q = agent.online.forward(buf.obs[i][None])
         a = buf.actions[i]
         loss, dq = loss_fn(q[0, a:a + 1], np.array([y]))
@@ -47,8 +53,12 @@ def reference_step(agent, idx):
 @pytest.mark.parametrize("double", [True, False])
 @pytest.mark.parametrize("loss", ["huber", "mse"])
 @pytest.mark.parametrize("masks", [False, True])
-def test_vectorized_step_equals_per_sample_loop(double, loss, masks):
-    agent = filled_agent(double=double, loss=loss, masks=masks, dtype=np.float64, max_grad_norm=None)
+@pytest.mark.parametrize("n_steps", [1, 3])
+def test_vectorized_step_equals_per_sample_loop(double, loss, masks, n_steps):
+    agent = filled_agent(double=double, loss=loss, masks=masks, dtype=np.float64, max_grad_norm=None, n_steps=n_steps)
+    if n_steps > 1:  # a mix of discounts: full windows and windows cut by ends
+        np.testing.assert_allclose(np.unique(agent.buffer.discounts[:agent.buffer.size]), [0.99 ** 3, 0.99 ** 2, 0.99],
+                                   rtol=1e-15)
     rng_state = agent.buffer.rng.bit_generator.state
     idx = agent.buffer.sample_indices(agent.config.batch_size)
     agent.buffer.rng.bit_generator.state = rng_state  # train_step will draw the same indices
@@ -124,6 +134,12 @@ def targets_of_a_train_step(agent, r, s_next, term, mask=None):
     tile = (lambda x: None if x is None else np.concatenate([x] * copies))
     agent.observe(np.zeros((n * copies, 2)), np.zeros(n * copies, np.int64), tile(r), tile(s_next), tile(term),
                   next_action_mask=tile(mask))
+    return sampled_targets(agent, n)
+
+
+def sampled_targets(agent, n):
+    """The ``td_target`` of each of the first ``n`` stored transitions (entry ``i`` also stands for
+    ``i + n``, ``i + 2n``, ...), spied on in one real ``train_step``."""
     state = agent.buffer.rng.bit_generator.state
     idx = agent.buffer.sample_indices(agent.config.batch_size)
     agent.buffer.rng.bit_generator.state = state
@@ -154,6 +170,23 @@ def test_double_and_plain_targets_by_hand():
     mask = np.array([[False, True], [False, True], [False, False]])
     np.testing.assert_allclose(targets_of_a_train_step(linear_agent(double=False, **kw), r, s_next, term, mask),
                                [6.0, 16.0, 1.0])
+
+
+def test_n_step_targets_by_hand():
+    agent = linear_agent(n_steps=2, batch_size=64, learning_starts=10 ** 9, reward_scale=1.0, seed=0)
+    s = np.array([[0.0, 0.0], [1.0, 2.0], [3.0, 0.5], [1.0, 2.0]])
+    for _ in range(30):  # the same episode 30 times: entry i stands for transition i % 3
+        for t, r in enumerate([1.0, 2.0, 4.0]):
+            agent.observe(s[t], 0, r, s[t + 1], False, truncated=t == 2)
+    # s0: R = 1 + 0.5*2 = 2 from s2 = (3, .5) with 0.25: online picks a=0, Q_t(s2, 0) = 10 -> 4.5
+    # s1: R = 2 + 0.5*4 = 4 from s3 = (1, 2) with 0.25: online picks a=1, Q_t(s3, 1) = 10 -> 6.5
+    # s2: cut by the time limit after one step: R = 4 from s3 with 0.5 -> 9
+    np.testing.assert_allclose(sampled_targets(agent, 3), [4.5, 6.5, 9.0], rtol=1e-15)
+    agent = linear_agent(n_steps=2, batch_size=64, learning_starts=10 ** 9, reward_scale=1.0, seed=0)
+    for _ in range(30):
+        for t, r in enumerate([1.0, 2.0, 4.0]):
+            agent.observe(s[t], 0, r, s[t + 1], t == 2)
+    np.testing.assert_allclose(sampled_targets(agent, 3), [4.5, 4.0, 4.0], rtol=1e-15)  # no bootstrap past the end
 
 
 def test_acting_respects_masks_and_breaks_ties_at_random():
@@ -213,7 +246,8 @@ def test_same_seed_bitwise_identical():
     assert a.act(np.ones(4)) == b.act(np.ones(4))
 
 
-@pytest.mark.parametrize("extra", [dict(target_update=7), dict(tau=0.05, train_freq=3, gradient_steps=2)])
+@pytest.mark.parametrize("extra", [dict(target_update=7), dict(tau=0.05, train_freq=3, gradient_steps=2),
+                                   dict(target_update=7, n_steps=3)])
 def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, extra):
     def run(agent, steps, rng):
         for _ in range(steps):
@@ -229,9 +263,13 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, extra):
     first = DQNAgent(3, 4, **kw)
     env_rng = np.random.default_rng(0)
     run(first, 70, env_rng)
+    if first.nstep is not None:
+        assert first.nstep.pending == 2  # saved mid-window
     first.save(tmp_path / "ckpt.npz", include_buffer=True)
     resumed = DQNAgent.load(tmp_path / "ckpt.npz")
     run(resumed, 50, env_rng)
+    np.testing.assert_array_equal(resumed.buffer.rewards, straight.buffer.rewards)
+    np.testing.assert_array_equal(resumed.buffer.discounts, straight.buffer.discounts)
     np.testing.assert_array_equal(resumed.online.params, straight.online.params)
     np.testing.assert_array_equal(resumed.target.params, straight.target.params)
     np.testing.assert_array_equal(resumed.optimizer.v, straight.optimizer.v)
@@ -403,3 +441,46 @@ def test_observations_that_overflow_the_network_are_refused_not_answered_with_a_
         with pytest.raises(FloatingPointError, match="overflow for observations as large as 3e"):
             call()
     assert agent.act(np.ones(3), explore=False, action_mask=mask) == 2
+
+
+def n_step_agent_mid_window(**kw):
+    agent = DQNAgent(2, 2, n_steps=3, gamma=0.5, learning_starts=2, batch_size=2, seed=0, **kw)
+    for t in range(5):
+        agent.observe(np.full(2, float(t)), t % 2, 1.0, np.full(2, t + 1.0), t == 2)
+    assert agent.nstep.pending == 2 and agent.buffer.size == 3
+    return agent
+
+
+def test_load_checks_the_n_step_windows_and_refuses_gamma_changes_under_n_step_returns(tmp_path):
+    from minidqn._checkpoint import load_arrays, save_arrays
+    n_step_agent_mid_window().save(tmp_path / "a.npz", include_buffer=True)
+    good = load_arrays(tmp_path / "a.npz", "DQNAgent")
+    assert good["nstep.count"].tolist() == [2] and good["nstep.obs"].shape == (1, 3, 2)
+    for name, change, match in [
+            ("count", {"nstep.count": np.array([3])}, r"count must be .* in \[0, 3\)"),
+            ("shape", {"nstep.obs": np.zeros((1, 2, 2))}, r"'nstep.obs' is float64 \(1, 2, 2\).* need \(1, 3, 2\)"),
+            ("part", {"nstep.rewards": None}, "without all of them"),
+            ("discounts", {"buffer.discounts": np.full(3, 2.0)}, r"discounts must be in \[0, 1\]")]:
+        arrays = {k: v for k, v in {**good, **change}.items() if v is not None}
+        save_arrays(tmp_path / f"{name}.npz", "DQNAgent", arrays)
+        with pytest.raises(ValueError, match=match):
+            DQNAgent.load(tmp_path / f"{name}.npz")
+    with pytest.raises(ValueError, match="gamma and n_steps cannot be overridden"):
+        DQNAgent.load(tmp_path / "a.npz", gamma=0.9)
+    DQNAgent.load(tmp_path / "a.npz", gamma=0.5, lr=1e-4)  # the same value is no change
+
+
+def test_a_checkpoint_from_before_n_steps_loads_as_one_step_and_a_gamma_override_still_wins(tmp_path):
+    import json
+    from minidqn._checkpoint import load_arrays, save_arrays
+    agent = DQNAgent(2, 2, gamma=0.5, learning_starts=10 ** 9, seed=0)
+    agent.observe(np.zeros((4, 2)), np.zeros(4, np.int64), np.ones(4), np.ones((4, 2)), np.zeros(4, bool))
+    agent.save(tmp_path / "a.npz", include_buffer=True)
+    old = load_arrays(tmp_path / "a.npz", "DQNAgent")
+    meta = json.loads(str(old["meta"]))
+    del meta["config"]["n_steps"], old["buffer.discounts"]
+    save_arrays(tmp_path / "old.npz", "DQNAgent", {**old, "meta": np.array(json.dumps(meta))})
+    loaded = DQNAgent.load(tmp_path / "old.npz", gamma=0.9)
+    assert loaded.config.n_steps == 1 and loaded.nstep is None
+    np.testing.assert_array_equal(loaded.buffer.discounts[:4], np.float32(0.9))
+    np.testing.assert_array_equal(DQNAgent.load(tmp_path / "a.npz", gamma=0.9).buffer.discounts[:4], np.float32(0.9))

@@ -161,8 +161,37 @@ def test_terminal_next_states_may_allow_nothing_others_must_allow_something():
 
 
 @pytest.mark.parametrize("kw, match", [({"capacity": 0}, "capacity"), ({"obs_shape": (0,)}, "obs_shape"),
-                                       ({"n_actions": 0}, "n_actions"), ({"seed": "a"}, "seed")])
+                                       ({"n_actions": 0}, "n_actions"), ({"seed": "a"}, "seed"),
+                                       ({"gamma": 1.5}, "gamma must be <= 1")])
 def test_bad_construction(kw, match):
     args = {"capacity": 5, "obs_shape": 3, **kw}
     with pytest.raises((ValueError, TypeError), match=match):
         ReplayBuffer(**args)
+
+
+def test_discounts_are_kept_with_gamma_default_to_it_and_survive_a_round_trip():
+    buf = ReplayBuffer(4, 1, n_actions=2, gamma=0.9)
+    buf.add(np.zeros((3, 1)), [0, 1, 0], [1.0, 2.0, 3.0], np.ones((3, 1)), [False] * 3, discount=[0.729, 0.81, 0.9])
+    buf.add(np.zeros(1), 1, 4.0, np.ones(1), True)  # none given: gamma
+    np.testing.assert_array_equal(buf.discounts, np.float32([0.729, 0.81, 0.9, 0.9]))
+    copy = ReplayBuffer(4, 1, n_actions=2, gamma=0.5)
+    copy.load_state_dict(buf.state_dict())
+    np.testing.assert_array_equal(copy.discounts, buf.discounts)  # the stored ones, not this buffer's gamma
+    assert ReplayBuffer(4, 1).discounts is None
+
+
+@pytest.mark.parametrize("make, call, error, match", [
+    (dict(gamma=0.9), lambda b: b.add(np.zeros(1), 0, 0.0, np.zeros(1), False, discount=1.5), ValueError,
+     r"discount must be in \[0, 1\]"),
+    (dict(gamma=0.9), lambda b: b.add(np.zeros(1), 0, 0.0, np.zeros(1), False, discount=np.nan), ValueError,
+     "discount must be finite"),
+    (dict(gamma=0.9), lambda b: b.add(np.zeros((2, 1)), [0, 0], [0.0, 0.0], np.zeros((2, 1)), [False, False],
+                                      discount=[0.5]), ValueError, r"discount must have shape \(2,\)"),
+    (dict(), lambda b: b.add(np.zeros(1), 0, 0.0, np.zeros(1), False, discount=0.5), ValueError, "without gamma"),
+    (dict(), lambda b: b.load_state_dict(ReplayBuffer(5, 1, gamma=0.9).state_dict()), ValueError, "without gamma"),
+])
+def test_bad_discounts_are_refused_and_nothing_is_written(make, call, error, match):
+    buf = ReplayBuffer(5, 1, **make)
+    with pytest.raises(error, match=match):
+        call(buf)
+    assert len(buf) == 0 and not buf.obs.any()

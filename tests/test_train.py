@@ -308,3 +308,42 @@ def test_a_non_finite_reward_from_a_vector_env_stops_the_run():
     with pytest.raises(ValueError, match="non-finite reward inf at step 6"):
         train(agent, NaNVector(), total_steps=30, progress=False)
     assert len(agent.seen) == 1
+
+
+class TruncationRecorder:
+    """Takes ``truncated=`` in observe, as DQNAgent does, and records it."""
+    accepts_batches = True
+
+    def __init__(self):
+        self.truncated = []
+
+    def act(self, obs, explore=True):
+        return np.zeros(len(obs), np.int64) if np.ndim(obs) else 0
+
+    def observe(self, obs, action, reward, next_obs, terminated, truncated=False):
+        self.truncated.append(np.copy(truncated))
+
+
+class TruncatingVectorEnv(CountingVectorEnv):
+    """Copy i is cut by a time limit at count 2 + i (never terminated)."""
+
+    def step(self, actions):
+        next_obs, rewards, truncated, terminated, info = super().step(actions)
+        return next_obs, rewards, terminated, truncated, info
+
+
+def test_train_passes_truncated_to_agents_that_take_it_and_only_to_them():
+    agent = TruncationRecorder()
+    train(agent, ScriptedEnv(), 10, progress=False)
+    assert [bool(x) for x in agent.truncated] == [False, False, False, False, True] * 2
+    plain = RecordingAgent()
+    train(plain, ScriptedEnv(), 10, progress=False)
+    assert all("truncated" not in kw for *_, kw in plain.observes)
+
+
+def test_the_vector_loop_passes_truncated_per_copy():
+    agent = TruncationRecorder()
+    train(agent, TruncatingVectorEnv(), 3 * 4, progress=False)
+    # counts 1, 2, 3, 4: copy 0 is cut at 2 and 4, copy 1 at 3, copy 2 at 4
+    np.testing.assert_array_equal(agent.truncated, [[False, False, False], [True, False, False],
+                                                    [False, True, False], [True, False, True]])
