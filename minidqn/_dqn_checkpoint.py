@@ -7,7 +7,8 @@ with n-step returns, the transitions still waiting in their windows (``nstep.*``
 checks, in this order and before allocating anything: the members and their headers
 (``_checkpoint.open_checkpoint``), the JSON's types and counts against the saved
 hyperparameters, the overrides as arguments, the network, buffer and window sizes against the
-stored arrays' header shapes, and the memory all of it needs against ``_checkpoint.MAX_BYTES``. The agent itself lives in ``dqn.py``.
+stored arrays' header shapes, and the memory all of it needs against ``_checkpoint.MAX_BYTES``.
+The agent itself lives in ``dqn.py``.
 """
 from __future__ import annotations
 

@@ -5,13 +5,13 @@ Each update samples ``B`` stored transitions and moves ``Q(s, a)`` of the taken 
     y = r + gamma * (1 - terminated) * Q_target(s', a*),
     a* = argmax_a' Q_online(s', a')   (Double DQN)   or   argmax_a' Q_target(s', a')   (DQN),
 
-(with ``n_steps > 1``, ``r`` is an n-step return and ``gamma`` the stored ``gamma^k``: see ``nstep.py``),
-
 with the Huber (or squared) loss, the gradient flowing back only through the taken actions'
 outputs, global-norm clipping and Adam. The target network is a slowly-updated copy (a hard copy
 every ``target_update`` updates, or Polyak averaging with ``tau``) and never receives gradients.
 Acting is ε-greedy with random tie-breaking; action masks, when given, are respected both in acting
-and in the target's argmax. Everything else (the interaction loop, metrics) lives in ``train.py``.
+and in the target's argmax. With ``n_steps > 1``, ``r`` is an n-step return and ``gamma`` its
+``gamma^k``, both stored with the transition (``nstep.py``). Everything else (the interaction
+loop, metrics) lives in ``train.py``.
 """
 from __future__ import annotations
 

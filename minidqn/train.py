@@ -34,7 +34,8 @@ def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eva
     Each step: ``a = agent.act(obs)``, ``env.step(a)``, ``agent.observe(obs, a, r, next_obs,
     terminated)``. On ``terminated or truncated`` the env is reset. A time limit is not a terminal
     state, so the agent still bootstraps; an agent whose ``observe`` takes ``truncated=`` (DQN:
-    n-step windows must close where an episode was cut) gets it too, the others do not.
+    n-step windows must close where an episode was cut) gets it too, the others do not, and for
+    it the run's last step cuts every episode still running (the next run starts with a reset).
     The first reset uses ``seed``, later ones continue the env's own generator. An episode still
     running at the end is not recorded. A non-finite reward from the env stops the run with a
     ``ValueError`` naming the step.
@@ -145,7 +146,7 @@ def _takes_truncated(agent) -> bool:
 
 
 def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
-    cut = _takes_truncated(agent)
+    tell_cut = _takes_truncated(agent)
     obs, info = reset_env(env, seed)
     mask = action_mask(info)
     ep_return, ep_length = 0.0, 0
@@ -156,7 +157,8 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         next_mask = action_mask(info)
         loss = agent.observe(obs, action, reward, next_obs, terminated,
                              **({} if next_mask is None else {"next_action_mask": next_mask}),
-                             **({"truncated": bool(truncated and not terminated)} if cut else {}))
+                             **({"truncated": bool((truncated or t == total_steps) and not terminated)}
+                                if tell_cut else {}))
         if loss is not None:
             h.loss_steps.append(t)
             h.losses.append(float(loss))
@@ -270,7 +272,7 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     _check_autoreset(env)
     n = int(env.num_envs)
     batched = getattr(agent, "accepts_batches", False)
-    cut = _takes_truncated(agent)
+    tell_cut = _takes_truncated(agent)
     obs, info = reset_env(env, seed)
     mask = _vector_mask(info)
     ep_return, ep_length = np.zeros(n), np.zeros(n, np.int64)
@@ -289,6 +291,7 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
             raise ValueError(f"a vector env of {n} must return terminated and truncated of shape "
                              f"({n},), got {terminated.shape} and {truncated.shape}")
         next_mask, done = _vector_mask(info), terminated | truncated
+        cut = (truncated | (t + n >= total_steps)) & ~terminated  # the run's end cuts episodes too
         stored_obs, stored_mask = next_obs, next_mask
         if done.any():  # the transition ends where the finished episode ended
             stored_obs = _final_obs(info, next_obs, done)
@@ -297,11 +300,11 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         if batched:
             loss = agent.observe(obs, actions, rewards, stored_obs, terminated,
                                  **({} if stored_mask is None else {"next_action_mask": stored_mask}),
-                                 **({"truncated": truncated & ~terminated} if cut else {}))
+                                 **({"truncated": cut} if tell_cut else {}))
         else:  # one call per copy; keep every loss, not just the last copy's
             losses = [agent.observe(obs[i], actions[i], rewards[i], stored_obs[i], bool(terminated[i]),
                                     **({} if stored_mask is None else {"next_action_mask": stored_mask[i]}),
-                                    **({"truncated": bool(truncated[i] and not terminated[i])} if cut else {}))
+                                    **({"truncated": bool(cut[i])} if tell_cut else {}))
                       for i in range(n)]
             losses = [x for x in losses if x is not None]
             loss = float(np.mean(losses)) if losses else None

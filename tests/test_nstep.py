@@ -173,14 +173,24 @@ def test_train_tells_the_agent_where_a_time_limit_cut_the_episode():
     assert term == [True, True, True, False, False] and disc == [0.125, 0.25, 0.5, 0.25, 0.5]
 
 
+def test_the_end_of_a_run_cuts_the_running_episode_so_a_second_run_does_not_glue_onto_it():
+    agent, env = agent_of(3), EpisodesEnv()
+    train(agent, env, 4, progress=False)  # episode 1 (3 steps, terminated), then one step of episode 2
+    assert agent.nstep.pending == 0
+    assert stored(agent)[0][3:] == [3.0] and stored(agent)[2:][:2] == ([2.75, 3.5, 3.0, 4.0], [3.0, 3.0, 3.0, 4.0])
+    assert stored(agent)[4][3:] == [False] and stored(agent)[5][3:] == [0.5]
+    train(agent, env, 2, progress=False)  # a new run resets the env: its window starts empty
+    assert stored(agent)[0][4:] == [4.0, 5.0] and stored(agent)[2][4:] == [5.0 + 3.0, 6.0]
+
+
 def test_a_vector_shop_run_keeps_one_window_per_copy_and_loses_no_transition():
     from minidqn.envs import VectorShopEnv
     env = VectorShopEnv(4, seed=0)
     agent = DQNAgent.for_env(env, n_steps=3, gamma=0.5, learning_starts=64, batch_size=16, seed=0)
     train(agent, env, 400, progress=False)
     assert agent.nstep.count.shape == (4,) and agent.updates > 0
-    # every observed transition is stored or still waits in its copy's window
-    assert agent.buffer.size + agent.nstep.pending == agent.steps == 400
+    # every observed transition is stored: the run's end cut the episodes still running
+    assert agent.buffer.size == agent.steps == 400 and agent.nstep.pending == 0
     discounts = agent.buffer.discounts[:agent.buffer.size]
     np.testing.assert_allclose(np.unique(discounts), np.float32([0.125, 0.25, 0.5]))
     assert np.mean(discounts == np.float32(0.125)) > 0.5

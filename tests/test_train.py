@@ -336,6 +336,8 @@ def test_train_passes_truncated_to_agents_that_take_it_and_only_to_them():
     agent = TruncationRecorder()
     train(agent, ScriptedEnv(), 10, progress=False)
     assert [bool(x) for x in agent.truncated] == [False, False, False, False, True] * 2
+    train(agent, ScriptedEnv(), 7, progress=False)  # the run's end cuts the episode still running
+    assert [bool(x) for x in agent.truncated[10:]] == [False, False, False, False, True, False, True]
     plain = RecordingAgent()
     train(plain, ScriptedEnv(), 10, progress=False)
     assert all("truncated" not in kw for *_, kw in plain.observes)
@@ -344,6 +346,6 @@ def test_train_passes_truncated_to_agents_that_take_it_and_only_to_them():
 def test_the_vector_loop_passes_truncated_per_copy():
     agent = TruncationRecorder()
     train(agent, TruncatingVectorEnv(), 3 * 4, progress=False)
-    # counts 1, 2, 3, 4: copy 0 is cut at 2 and 4, copy 1 at 3, copy 2 at 4
+    # counts 1, 2, 3, 4: copy 0 is cut at 2 and 4, copy 1 at 3, copy 2 at 4; all by the run's end
     np.testing.assert_array_equal(agent.truncated, [[False, False, False], [True, False, False],
-                                                    [False, True, False], [True, False, True]])
+                                                    [False, True, False], [True, True, True]])
