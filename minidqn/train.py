@@ -5,7 +5,8 @@ Works with any agent that has ``act(obs, explore=True, action_mask=None) -> int`
 (a loss or TD-error size when it learned something, else ``None``), and any env with
 Gymnasium's API: ``reset(seed=None) -> (obs, info)``, ``step(action) -> (obs, reward,
 terminated, truncated, info)``. The mask keywords are passed only when the env's ``info`` has an
-``"action_mask"``, so agents that know nothing of masks work on envs that have none. This module
+``"action_mask"``, so agents that know nothing of masks work on envs that have none; likewise
+``truncated=`` goes only to an ``observe`` that names it. This module
 does not cover what agents do inside ``observe``, evaluation (``evaluation.py``, whose
 ``evaluate`` is re-exported here), the record (``history.py``) or its display (``progress.py``).
 Vector envs are driven when they use same-step autoreset (``VectorShopEnv``, Gymnasium's
