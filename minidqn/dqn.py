@@ -208,6 +208,16 @@ class DQNAgent:
                 loss = self.train_step()
         return loss
 
+    def end_episodes(self) -> int:
+        """Drop the transitions waiting in the n-step windows, for a run stopped mid-episode
+        (``train`` calls it on Ctrl-C): they cannot be completed, and kept they would be glued onto
+        the next run's first episode. Returns how many were dropped (always 0 with ``n_steps=1``)."""
+        if self.nstep is None:
+            return 0
+        dropped = self.nstep.pending
+        self.nstep.count[:] = 0
+        return dropped
+
     def _add_n_step(self, x, action, reward, x_next, terminated, truncated, mask) -> None:
         """Push one step of every copy into the n-step windows; store what leaves them."""
         # checked here, not when the replay stores them n - 1 steps later

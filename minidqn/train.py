@@ -91,8 +91,12 @@ def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eva
                                        report, best))
     except KeyboardInterrupt:
         h.interrupted = True
+        # episodes stopped mid-way cannot be completed: an agent that holds transitions back
+        # (DQN's n-step windows) drops them rather than glue them onto the next run's episodes
+        dropped = agent.end_episodes() if callable(getattr(agent, "end_episodes", None)) else 0
         report.message(f"interrupted at step {h.total_steps:,} of {total_steps:,}: returning what was done "
-                       "(History.interrupted is True)")
+                       "(History.interrupted is True)"
+                       + (f"; {dropped} pending n-step transitions dropped" if dropped else ""))
     if best is not None and best.snapshot is not None:
         agent.restore(best.snapshot)
         report.message(f"kept the weights of step {h.best_step:,} "

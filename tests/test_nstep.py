@@ -194,3 +194,34 @@ def test_a_vector_shop_run_keeps_one_window_per_copy_and_loses_no_transition():
     discounts = agent.buffer.discounts[:agent.buffer.size]
     np.testing.assert_allclose(np.unique(discounts), np.float32([0.125, 0.25, 0.5]))
     assert np.mean(discounts == np.float32(0.125)) > 0.5
+
+
+def test_ctrl_c_mid_episode_drops_the_pending_windows_instead_of_gluing_them_onto_the_next_run():
+    import io
+
+    class TenStepEnv:
+        """Box(2) observations (t, 1); episodes of 10 steps; Ctrl-C at the 5th step of the first run."""
+
+        def __init__(self, interrupt_at=None):
+            self.interrupt_at, self.calls = interrupt_at, 0
+
+        def reset(self, seed=None):
+            self.t = 0
+            return np.array([0.0, 1.0]), {}
+
+        def step(self, action):
+            self.calls += 1
+            if self.calls == self.interrupt_at:
+                raise KeyboardInterrupt
+            self.t += 1
+            return np.array([float(self.t), 1.0]), 1.0, self.t == 10, False, {}
+
+    agent = DQNAgent(2, 2, n_steps=3, learning_starts=10 ** 9, seed=0)
+    stream = io.StringIO()
+    h = train(agent, TenStepEnv(interrupt_at=5), 100, progress=stream)
+    assert h.interrupted and h.total_steps == 4
+    assert len(agent.buffer) == 2 and agent.nstep.pending == 0  # steps 1-2 stored; 3-4 dropped
+    assert "2 pending n-step transitions dropped" in stream.getvalue()
+    train(agent, TenStepEnv(), 3, progress=False)  # a new run starts a new episode, as it should
+    np.testing.assert_array_equal(agent.buffer.obs[2], [0.0, 1.0])
+    assert agent.end_episodes() == 0 and DQNAgent(2, 2).end_episodes() == 0
