@@ -123,7 +123,7 @@ def load_dqn(cls, path, overrides: dict):
     agent.rng = rng
     agent.optimizer.lr = agent.config.lr  # an lr override wins over the saved one
     agent.online.params[:], agent.target.params[:] = online.params, target
-    agent.steps, agent.updates, agent._since_train = counts["steps"], counts["updates"], counts["since_train"]
+    agent.steps, agent._since_train = counts["steps"], counts["since_train"]  # updates: Adam's t, checked above
     agent.metadata = metadata
     agent._reward_scale = scale
     return agent

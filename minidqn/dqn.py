@@ -58,7 +58,6 @@ class DQNAgent:
         self._loss = {"huber": huber, "mse": mse}[cfg.loss]
         self._rows = np.arange(cfg.batch_size)  # row indices of a batch, for q[rows, actions]
         self.steps = 0      # transitions observed
-        self.updates = 0    # gradient steps taken
         self._since_train = 0
         self.metadata: dict = {}  # free-form, saved with the agent (e.g. the env it was trained on)
         self._reward_scale = cfg.reward_scale  # None until fixed from data (see DQNConfig)
@@ -74,6 +73,12 @@ class DQNAgent:
         return cls(obs_dim, n_actions, one_hot=one_hot, **hyperparameters)
 
     # ------------------------------------------------------------------ acting
+    @property
+    def updates(self) -> int:
+        """Gradient updates taken: Adam's step count, the one counter (a Ctrl-C between two
+        counters could otherwise save a checkpoint that disagrees with itself)."""
+        return self.optimizer.t
+
     @property
     def reward_scale(self) -> float:
         """The factor rewards are multiplied by for learning (1.0 while not yet fixed from data)."""
@@ -118,7 +123,7 @@ class DQNAgent:
         mask = check_mask(name, action_mask, want, allow_empty=terminal)
         return None if mask is None else mask.reshape(n, self.n_actions)
 
-    def _predict(self, x: np.ndarray) -> np.ndarray:
+    def _finite_q(self, x: np.ndarray) -> np.ndarray:
         """``Q(x, .)`` in the learner's units, refusing an overflow: finite observations as large
         as 3e38 make every Q NaN, and a NaN Q would rank a masked action first."""
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by name
@@ -131,7 +136,7 @@ class DQNAgent:
     def q_values(self, obs) -> np.ndarray:
         """``Q(obs, .)`` in reward units: ``(n_actions,)`` for one observation, ``(n, n_actions)`` for n."""
         x, batched = self.encode(obs)
-        q = self._predict(x) / self.reward_scale
+        q = self._finite_q(x) / self.reward_scale
         return q if batched else q[0]
 
     def act(self, obs, explore: bool = True, action_mask=None):
@@ -143,7 +148,7 @@ class DQNAgent:
         """
         x, batched = self.encode(obs)
         mask = self._check_mask(action_mask, x.shape[0], batched)
-        q = self._predict(x)
+        q = self._finite_q(x)
         actions = greedy_actions(q, mask, self.rng)
         if explore:
             explore_rows = self.rng.random(x.shape[0]) < self.epsilon
@@ -273,8 +278,7 @@ class DQNAgent:
         norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm or np.inf)
         if not math.isfinite(norm):
             raise self._divergence(loss, norm)
-        self.optimizer.step(self.online.grads)
-        self.updates += 1
+        self.optimizer.step(self.online.grads)  # counts the update: self.updates is Adam's t
 
         # The target network follows: Polyak averaging every update, or a hard copy now and then.
         if cfg.tau is not None:

@@ -484,3 +484,22 @@ def test_a_checkpoint_from_before_n_steps_loads_as_one_step_and_a_gamma_override
     assert loaded.config.n_steps == 1 and loaded.nstep is None
     np.testing.assert_array_equal(loaded.buffer.discounts[:4], np.float32(0.9))
     np.testing.assert_array_equal(DQNAgent.load(tmp_path / "a.npz", gamma=0.9).buffer.discounts[:4], np.float32(0.9))
+
+
+def test_ctrl_c_right_after_adams_step_still_saves_a_checkpoint_that_loads(tmp_path, monkeypatch):
+    from minidqn.envs.tabular_shop import TabularShop
+    from minidqn.train import train
+
+    agent = DQNAgent.for_env(TabularShop(), learning_starts=64, seed=0)
+    step, calls = agent.optimizer.step, []
+
+    def step_then_interrupt(grads):
+        step(grads)
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # after Adam counted the update, before train_step returns
+    monkeypatch.setattr(agent.optimizer, "step", step_then_interrupt)
+    h = train(agent, TabularShop(seed=0), 1_000, progress=False)
+    assert h.interrupted and agent.updates == agent.optimizer.t == 5
+    agent.save(tmp_path / "a.npz")
+    assert DQNAgent.load(tmp_path / "a.npz").updates == 5

@@ -33,6 +33,7 @@ def test_the_sdist_carries_tests_with_their_conftest_and_the_benchmarks():
     lines = (ROOT / "MANIFEST.in").read_text().splitlines()
     assert "recursive-include tests *.py" in lines and "recursive-include benchmarks *.py" in lines
     assert any(line.startswith("include ") and "LICENSE" in line.split() for line in lines)
+    assert any(line.startswith("include ") and ".ci/run" in line.split() for line in lines)  # test_readme reads it
 
 
 def test_classifiers_name_the_python_versions_licence_and_audience():

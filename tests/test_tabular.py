@@ -127,14 +127,14 @@ def test_q_learning_converges_to_q_star_with_decaying_step_sizes():
     """Generative-model Q-learning on a random 4x2 MDP, gamma 0.8, alpha_n = n^-0.8 (the procedure
     is ``random_mdp_q`` in ``benchmarks/seeds.py``, which runs it over many seeds).
 
-    Q* entries are of size ~2; after 40k uniform updates every entry is within 0.05 of Q*.
+    Q* entries are of size ~2; after 40k uniform updates every entry is within 0.08 of Q*.
     """
     result = random_mdp_q("q", seed=7)
     assert result["max |Q*|"] > 1.0
-    # benchmarks/seeds.py (random-mdp; MDP and samples from the seed), 20 seeds: min 0.009,
-    # median 0.023, max 0.054 (one MDP in 20 above 0.05); seed 7: 0.022 under NumPy 1.22 and
-    # 2.x alike (scalar updates); threshold 0.05.
-    assert result["max |Q - Q*| (lower is better)"] < 0.05
+    # benchmarks/seeds.py (random-mdp; MDP and samples from the seed): 20 seeds, min 0.009,
+    # median 0.023, max 0.054; 12 seeds of this code, max 0.041. Seed 7: 0.022 under NumPy 1.22
+    # and 2.x alike (scalar updates). Threshold 0.08, above the worst MDP.
+    assert result["max |Q - Q*| (lower is better)"] < 0.08
 
 
 def test_q_learning_reaches_98_percent_of_the_optimum_on_tabular_shop():

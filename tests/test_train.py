@@ -174,11 +174,24 @@ def test_keep_best_restores_a_dqn_to_its_best_evaluation_exactly():
     np.testing.assert_array_equal(agent.target.params, agent.snapshot()["target"])
 
 
-def test_keep_best_restores_a_q_table():
-    agent = TabularQAgent.for_env(TabularShop(seed=0), seed=0)
-    h = train(agent, TabularShop(seed=0), 2_000, eval_env=TabularShop(seed=1), eval_every=500,
+def test_keep_best_restores_the_q_table_of_the_best_evaluation():
+    class Spied(TabularQAgent):
+        """Records the table at every evaluation (an evaluation calls act with explore=False)."""
+
+        def act(self, obs, explore=True, action_mask=None):
+            if not explore and self.steps != getattr(self, "last_seen", None):
+                self.last_seen, self.tables[self.steps] = self.steps, self.Q.copy()
+            return super().act(obs, explore, action_mask)
+
+    agent = Spied(12, 5, alpha=0.5, gamma=0.95, epsilon=0.5, seed=0)
+    agent.tables = {}
+    h = train(agent, TabularShop(seed=0), 3_000, eval_env=TabularShop(seed=1), eval_every=300,
               eval_episodes=5, keep_best=True, progress=False)
-    assert h.best_step in (500, 1000, 1500, 2000)
+    returns = {step: m["mean_return"] for step, m in h.evals}
+    assert h.best_step == min(s for s in returns if returns[s] == max(returns.values()))
+    assert h.best_step != 3_000, "choose a run whose best evaluation is not the last"
+    np.testing.assert_array_equal(agent.Q, agent.tables[h.best_step])  # put back, not the last table
+    assert not np.array_equal(agent.Q, agent.tables[3_000])
     snap = agent.snapshot()
     snap[0, 0] += 1.0  # a snapshot is a copy
     assert agent.Q[0, 0] != snap[0, 0]
