@@ -20,7 +20,7 @@ from ._checkpoint import (check_allocation, check_metadata, generator_from_json,
                           open_checkpoint, read_json, save_arrays)
 from ._validate import check_array, check_float, check_int
 from .dqn_config import DQNConfig, config_from_json, config_to_json
-from .mlp import MLP, STATE_KEYS as MLP_STATE_KEYS, _n_params
+from .mlp import MLP, STATE_KEYS as MLP_STATE_KEYS, count_params
 from .optim import Adam
 from .nstep import NStepWindows
 from .replay import ReplayBuffer
@@ -101,7 +101,7 @@ def load_dqn(cls, path, overrides: dict):
         has_buffer = _check_sizes(ckpt, obs_dim, n_actions, config, file_config, overrides)
 
         agent = cls(obs_dim, n_actions, one_hot=one_hot, **{**saved, **overrides})
-        online = MLP._from_checkpoint(ckpt, "online.")
+        online = MLP.from_checkpoint(ckpt, "online.")
         if (online.sizes, online.activation, online.dtype) != (agent.online.sizes, agent.online.activation,
                                                                 agent.online.dtype):
             raise ValueError(f"{where}: saved network {online} disagrees with its hyperparameters")
@@ -133,7 +133,7 @@ def _check_sizes(ckpt, obs_dim: int, n_actions: int, config, file_config, overri
     """Check the networks' and buffer's sizes against the stored arrays' headers, and the memory
     they need against the ceiling, before anything is allocated; True if a buffer is stored."""
     where = ckpt.where
-    n_params = _n_params([obs_dim, *config.hidden, n_actions], where)
+    n_params = count_params([obs_dim, *config.hidden, n_actions], where)
     for name in ("online.params", "target.params", "adam.m", "adam.v"):
         ckpt.expect(name, (n_params,), "f")
     has_buffer = any(name in ckpt for name in _BUFFER_KEYS)

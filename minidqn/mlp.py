@@ -200,7 +200,7 @@ class MLP:
             params = np.asarray(state["params"])
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{where} does not describe an MLP: {e}") from e
-        n_params = _n_params(sizes, where)
+        n_params = count_params(sizes, where)
         if params.shape != (n_params,):
             raise ValueError(f"{where} has {params.shape} parameters, sizes {sizes} need ({n_params},)")
         try:
@@ -212,14 +212,15 @@ class MLP:
         return net
 
     @classmethod
-    def _from_checkpoint(cls, ckpt, prefix: str = "") -> "MLP":
-        """Read the network stored under ``prefix`` in an open checkpoint: sizes first, then the
-        parameters' header against them, and only then the parameters."""
+    def from_checkpoint(cls, ckpt, prefix: str = "") -> "MLP":
+        """Read the network stored under ``prefix`` in a checkpoint opened by
+        ``_checkpoint.open_checkpoint`` (an agent's file holds its networks under prefixes): sizes
+        first, then the parameters' header against them, and only then the parameters."""
         sizes_shape, sizes_dtype = ckpt.headers[prefix + "sizes"]
         if len(sizes_shape) != 1 or not 2 <= sizes_shape[0] <= 1000 or sizes_dtype.kind not in "iu":
             raise ValueError(f"{ckpt.where}: {prefix}sizes must be 2 to 1000 integers, got {sizes_dtype} {sizes_shape}")
         sizes = [int(n) for n in ckpt.read(prefix + "sizes")]
-        n_params = _n_params(sizes, ckpt.where)
+        n_params = count_params(sizes, ckpt.where)
         ckpt.expect(prefix + "params", (n_params,), "f")
         return cls.from_state_dict({"sizes": np.array(sizes, np.int64),
                                     "activation": ckpt.read_scalar(prefix + "activation", "U", 400),
@@ -234,15 +235,17 @@ class MLP:
     def load(cls, path) -> "MLP":
         """Read a network written by :meth:`save`; a corrupt or foreign file is a ``ValueError``."""
         with open_checkpoint(path, "MLP", required=STATE_KEYS) as ckpt:
-            return cls._from_checkpoint(ckpt)
+            return cls.from_checkpoint(ckpt)
 
     def __repr__(self) -> str:
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, "
                 f"dtype={self.dtype.name}, n_params={self.n_params})")
 
 
-def _n_params(sizes: list, where: str) -> int:
-    """``sum(n_in * n_out + n_out)`` over the layers, in Python ints, before anything is allocated."""
+def count_params(sizes: list, where: str) -> int:
+    """How many parameters an ``MLP(sizes)`` has, ``sum(n_in * n_out + n_out)`` over the layers, in
+    Python ints and before anything is allocated (for checking a file's declared sizes);
+    ``where`` names the source in the error for invalid sizes."""
     if len(sizes) < 2 or any(n < 1 for n in sizes):
         raise ValueError(f"{where} describes an invalid MLP: sizes {sizes} must be >= 2 widths, each >= 1")
     return sum(i * o + o for i, o in zip(sizes[:-1], sizes[1:]))

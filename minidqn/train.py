@@ -14,13 +14,14 @@ Vector envs are driven when they use same-step autoreset (``VectorShopEnv``, Gym
 """
 from __future__ import annotations
 
-import inspect
 import time
 
 import numpy as np
 
 from ._validate import check_int
-from .env_calls import action_mask, check_agent, check_env, finite_rewards, reset_env, step_env
+from .env_calls import (action_mask, check_agent, check_env, check_same_step_autoreset, final_action_masks,
+                        final_observations, finite_rewards, reset_env, step_env, takes_truncated,
+                        vector_action_mask)
 from .evaluation import DEFAULT_MAX_EPISODE_STEPS, evaluate
 from .history import History
 from .progress import Progress, epsilon_of
@@ -142,16 +143,8 @@ def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t
                        f"± {metrics['mean_return_se']:.3f} over {episodes} episodes")
 
 
-def _takes_truncated(agent) -> bool:
-    """Whether ``agent.observe`` accepts ``truncated=`` (most agents learn nothing from it)."""
-    try:
-        return "truncated" in inspect.signature(agent.observe).parameters
-    except (TypeError, ValueError):  # a builtin or C callable without a signature
-        return False
-
-
 def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
-    tell_cut = _takes_truncated(agent)
+    tell_cut = takes_truncated(agent)
     obs, info = reset_env(env, seed)
     mask = action_mask(info)
     ep_return, ep_length = 0.0, 0
@@ -182,104 +175,22 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     h.total_steps = total_steps
 
 
-def _autoreset_mode(env) -> str | None:
-    """A vector env's ``metadata["autoreset_mode"]`` as ``"samestep"``, ``"nextstep"``,
-    ``"disabled"`` (or another word), from Gymnasium's ``AutoresetMode`` or its value or name;
-    ``None`` when the env does not say."""
-    mode = (getattr(env, "metadata", None) or {}).get("autoreset_mode")
-    if mode is None:  # Gymnasium's vector envs before 1.1 do not say: they reset on the next step
-        return "nextstep" if type(env).__module__.startswith("gymnasium.") else None
-    return str(getattr(mode, "value", mode)).split(".")[-1].replace("_", "").lower()
-
-
-_SAME_STEP_HOW = ("make it with autoreset_mode=gymnasium.vector.AutoresetMode.SAME_STEP "
-                  "(SyncVectorEnv(..., autoreset_mode=...) or gym.make_vec(..., "
-                  "vector_kwargs={'autoreset_mode': ...}))")
-
-
-def _check_autoreset(env) -> None:
-    mode = _autoreset_mode(env)
-    if mode in (None, "samestep"):
-        return
-    given = (getattr(env, "metadata", None) or {}).get("autoreset_mode", "None (Gymnasium < 1.1: next-step)")
-    if mode == "nextstep":
-        why = ("with next-step autoreset (Gymnasium's default) the step after an episode ends only "
-               "resets that copy and ignores its action, so a stored transition would cross two episodes")
-    elif mode == "disabled":
-        why = ("with autoreset disabled, finished copies stay finished until the caller resets them "
-               "with reset(options={'reset_mask': ...}), which train does not do")
-    else:
-        why = "this mode is unknown to train"
-    raise TypeError(f"train drives vector envs with same-step autoreset only, got autoreset_mode={given}: "
-                    f"{why}; {_SAME_STEP_HOW}")
-
-
-def _vector_mask(info, present_key="_action_mask"):
-    """``info["action_mask"]`` of a vector env, ``(n, n_actions)``; rows a copy did not report
-    (``info["_action_mask"]`` False, zero-filled by Gymnasium) allow everything."""
-    mask = action_mask(info)
-    if mask is None:
-        return None
-    present = info.get(present_key)
-    if present is not None and not np.all(present):
-        mask = np.where(np.asarray(present, bool)[:, None], mask, 1)
-    return mask
-
-
-def _final_obs(info, next_obs, done) -> np.ndarray:
-    """The true next observation of every copy: ``info["final_obs"][i]`` where copy ``i``'s
-    episode ended at this step, ``next_obs[i]`` (already the next episode's first) elsewhere.
-
-    Gymnasium's same-step mode gives ``final_obs`` as an object array holding ``None`` for copies
-    that did not finish (and ``_final_obs`` flags the others); ``VectorShopEnv`` gives a full array.
-    """
-    final = info.get("final_obs") if isinstance(info, dict) else None
-    if final is None:
-        raise ValueError("a copy's episode ended but the vector env's info has no 'final_obs' (its last "
-                         "observation); train needs same-step autoreset that reports it, as Gymnasium's does")
-    final = np.asarray(final)
-    flagged = np.asarray(info.get("_final_obs", done), bool)
-    if final.shape[:1] != done.shape or np.any(done & ~flagged):
-        raise ValueError(f"info['final_obs'] must hold the last observation of every copy that finished "
-                         f"(copies {np.flatnonzero(done).tolist()}), got shape {final.shape} flagged "
-                         f"{np.flatnonzero(flagged).tolist()}")
-    stored = np.array(next_obs)  # a copy: next_obs goes on to be acted on
-    if final.dtype != object:
-        stored[done] = final[done]
-    else:
-        for i in np.flatnonzero(done):
-            stored[i] = final[i]
-    return stored
-
-
-def _final_mask(info, next_mask, done) -> np.ndarray:
-    """The action mask of every copy's true next observation: the finished episode's last mask
-    where one ended (``info["final_action_mask"]`` of ``VectorShopEnv``, or Gymnasium's
-    ``info["final_info"]["action_mask"]``; everything allowed when neither is there)."""
-    final = info.get("final_action_mask")
-    if final is None and isinstance(info.get("final_info"), dict):
-        final = _vector_mask(info["final_info"])
-    stored = np.array(next_mask)
-    stored[done] = 1 if final is None else np.asarray(final)[done]
-    return stored
-
-
 def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     """The loop for a vector env with same-step autoreset (``VectorShopEnv``, Gymnasium's
     ``SAME_STEP`` mode): each step moves ``num_envs`` copies, finished ones already restarted.
 
     The stored transition of a finished copy ends in ``info["final_obs"]``, not in the returned
-    observation, which is already the next episode's first (see ``_final_obs``); its next action
+    observation, which is already the next episode's first (see ``final_observations``); its next action
     mask likewise comes from the final info. Steps count transitions, so the run stops at the
     first multiple of ``num_envs`` at or above ``total_steps``. Next-step and disabled autoreset
     are refused, each saying why.
     """
-    _check_autoreset(env)
+    check_same_step_autoreset(env)
     n = int(env.num_envs)
     batched = getattr(agent, "accepts_batches", False)
-    tell_cut = _takes_truncated(agent)
+    tell_cut = takes_truncated(agent)
     obs, info = reset_env(env, seed)
-    mask = _vector_mask(info)
+    mask = vector_action_mask(info)
     ep_return, ep_length = np.zeros(n), np.zeros(n, np.int64)
     t = 0
     while t < total_steps:
@@ -295,13 +206,13 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         if not terminated.shape == truncated.shape == (n,):
             raise ValueError(f"a vector env of {n} must return terminated and truncated of shape "
                              f"({n},), got {terminated.shape} and {truncated.shape}")
-        next_mask, done = _vector_mask(info), terminated | truncated
+        next_mask, done = vector_action_mask(info), terminated | truncated
         cut = (truncated | (t + n >= total_steps)) & ~terminated  # the run's end cuts episodes too
         stored_obs, stored_mask = next_obs, next_mask
         if done.any():  # the transition ends where the finished episode ended
-            stored_obs = _final_obs(info, next_obs, done)
+            stored_obs = final_observations(info, next_obs, done)
             if next_mask is not None:
-                stored_mask = _final_mask(info, next_mask, done)
+                stored_mask = final_action_masks(info, next_mask, done)
         if batched:
             loss = agent.observe(obs, actions, rewards, stored_obs, terminated,
                                  **({} if stored_mask is None else {"next_action_mask": stored_mask}),
