@@ -1,7 +1,8 @@
 """The command line: ``python -m minidqn {demo,train,evaluate,compare,recommend} ...``.
 
 Each subcommand is a thin shell over ``experiments.py`` (the recipes) and ``train.py`` (the loop);
-``--help`` on any of them lists its options and defaults. A user's mistake (an argument, a path,
+its options are declared in ``cli_args.py``, and ``--help`` on any of them lists them with their
+defaults. A user's mistake (an argument, a path,
 a file, an agent that does not fit the env) exits with status 2 and one line naming it, before
 any training starts where it can be known then; never with a traceback. Ctrl-C during ``train``
 keeps what was learned (see ``cmd_train``) and exits 130; output into a closed pipe exits
@@ -9,139 +10,14 @@ quietly with 141 (128 + SIGPIPE, as a shell reports a process the pipe killed).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-import textwrap
 
-from . import __version__
 from . import experiments as ex
 from . import report
 from ._blas import limit_blas_threads
+from .cli_args import AGENT_FLAGS, build_parser
 from .train import evaluate, train
-
-# Which agent each hyperparameter flag applies to (the others apply to both learners).
-AGENT_FLAGS = {"lr": "dqn", "hidden": "dqn", "batch_size": "dqn", "alpha": "q"}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _hidden(text: str) -> tuple:
-    try:
-        sizes = tuple(int(s) for s in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected widths like 64,64, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"widths must be >= 1, got {text!r}")
-    return sizes
-
-
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, except that indented blocks (the recipe table) keep their lines."""
-
-    def _fill_text(self, text, width, indent):
-        fill = super()._fill_text  # not inside the generator below: super() needs the method's frame
-        return "\n\n".join("\n".join(indent + line for line in b.splitlines()) if b.startswith("  ")
-                           else fill(b, width, indent) for b in text.split("\n\n"))
-
-
-def _recipes_epilog() -> str:
-    rows = []
-    for (env, agent), r in ex.RECIPES.items():
-        settings = ", ".join(f"{k}={v!r}" for k, v in r.hyperparameters.items()) or "the agent's defaults"
-        envs = f", {r.num_envs} shoppers in parallel" if r.num_envs > 1 else ""
-        rows.append(f"  {env + '/' + agent:<17} {r.steps:>8,} steps{envs}")
-        rows += textwrap.wrap(settings, 78, initial_indent=" " * 21, subsequent_indent=" " * 23)
-    flags = "; ".join(f"--agent {a} ({ex.TITLES[a]}): "
-                      + ", ".join(f"--{f.replace('_', '-')}" for f, who in AGENT_FLAGS.items() if who == a)
-                      for a in ex.LEARNERS)
-    return ("Recipes (the defaults of --steps, --num-envs and the hyperparameters, by --env/--agent):"
-            "\n\n" + "\n".join(rows) + f"\n\nFlags for one learner only: {flags}; --gamma applies to both.")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="minidqn", description="Deep Q-learning for e-commerce recommendation, on NumPy alone.",
-        epilog="Start with `minidqn demo`; every subcommand has its own --help.")
-    parser.add_argument("--version", action="version", version=f"minidqn {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    demo = sub.add_parser("demo", help="train Q-learning and DQN on the shops and compare them with baselines",
-                          description="Q-learning on the tabular shop against its exact optimum, DQN on the "
-                                      "feature shop against random, popularity and greedy, and both on "
-                                      "dynamic pricing; prints one results table, saves the shop agent and "
-                                      "the learning curves.")
-    demo.add_argument("--out", default="minidqn-demo", help="folder for the agent, curves and plot (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of every run (default: %(default)s)")
-    demo.add_argument("--quick", action="store_true", help="budgets cut 20-fold: checks the pieces run, too "
-                                                           "small for the agents to learn")
-    demo.add_argument("--episodes", type=_positive_int, default=500, help="fresh shoppers per evaluation (default: %(default)s)")
-
-    tr = sub.add_parser("train", help="train one agent on one env", formatter_class=_Formatter,
-                        description="Train an agent and optionally save it, log its learning curve as CSV "
-                                    "and plot it. Output paths are checked before training starts; Ctrl-C "
-                                    "stops early and still writes --save and --log with what was learned.",
-                        epilog=_recipes_epilog())
-    tr.add_argument("--env", choices=ex.ENVS, default="shop", help="default: %(default)s")
-    tr.add_argument("--agent", choices=ex.LEARNERS, default="dqn",
-                    help="q: Q-learning (tabular-shop and pricing only), dqn: deep Q-network (default: %(default)s)")
-    tr.add_argument("--steps", type=_positive_int, help="env steps (default: the recipe's, listed below)")
-    tr.add_argument("--seed", type=int, default=0, help="seed of the env and the agent (default: %(default)s)")
-    tr.add_argument("--num-envs", type=_positive_int,
-                    help="shoppers in parallel, --env shop only (default: the recipe's, listed below)")
-    tr.add_argument("--save", metavar="PATH", help="write the trained agent here (.npz)")
-    tr.add_argument("--log", metavar="CSV", help="write the learning curve here")
-    tr.add_argument("--plot", metavar="PNG", help="plot the learning curve here (needs matplotlib)")
-    tr.add_argument("--eval-every", type=_positive_int,
-                    help="evaluate on fresh episodes every N steps (default: only at the end)")
-    tr.add_argument("--no-progress", action="store_true", help="no progress line")
-    hp = tr.add_argument_group("hyperparameters (default: the recipe's, listed below)")
-    hp.add_argument("--gamma", type=float, help="discount factor in [0, 1] (both learners)")
-    hp.add_argument("--lr", type=float, help="DQN only: Adam's learning rate")
-    hp.add_argument("--hidden", type=_hidden, help="DQN only: hidden widths, e.g. 64,64")
-    hp.add_argument("--batch-size", type=_positive_int, help="DQN only: transitions per update")
-    hp.add_argument("--alpha", type=float, help="Q-learning only: constant step size")
-
-    ev = sub.add_parser("evaluate", help="evaluate a saved agent on fresh episodes",
-                        description="Run a saved agent greedily (no exploration, no learning) on fresh "
-                                    "episodes of the env it was trained on, and print the mean return, "
-                                    "revenue, session length, click and conversion rates with their "
-                                    "standard errors.")
-    ev.add_argument("--load", required=True, metavar="PATH", help="an agent saved by train or demo")
-    ev.add_argument("--episodes", type=_positive_int, default=200, help="default: %(default)s")
-    ev.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes (default: %(default)s)")
-
-    cp = sub.add_parser("compare", help="agents side by side on fresh episodes, one table",
-                        description="Baselines and saved agents on the same fresh episodes of one env, one "
-                                    "row each (mean ± standard error). Saved agents are labelled by their "
-                                    "file name, with as much of the path as tells two files apart.")
-    cp.add_argument("--env", choices=ex.ENVS, default="shop", help="default: %(default)s")
-    cp.add_argument("--agents", default="random,popularity,greedy",
-                    help=f"comma-separated baselines from {ex.BASELINES} (default: %(default)s)")
-    cp.add_argument("--load", nargs="*", default=[], metavar="PATH", help="saved agents to add, one row per file")
-    cp.add_argument("--episodes", type=_positive_int, default=200, help="default: %(default)s")
-    cp.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes (default: %(default)s)")
-
-    rc = sub.add_parser("recommend", help="a sample episode with the agent's ranked top-k",
-                        description="Follow one episode (a shopper's visit, a pricing season) with a saved "
-                                    "agent: at each step its top-k actions by Q-value and what happened to "
-                                    "the one taken. --explain adds, for the first step, each action's "
-                                    "advantage and, for a DQN, the input features that raise its Q-value.")
-    rc.add_argument("--load", required=True, metavar="PATH", help="an agent saved by train or demo")
-    rc.add_argument("--k", type=_positive_int, default=5, help="actions to rank (default: %(default)s)")
-    rc.add_argument("--seed", type=int, default=7, help="which episode (default: %(default)s)")
-    rc.add_argument("--steps", type=_positive_int, default=5, help="steps of the episode to show (default: %(default)s)")
-    rc.add_argument("--explain", action="store_true", help="say which features drive each Q-value")
-    return parser
-
 
 def main(argv=None) -> int:
     parser = build_parser()
