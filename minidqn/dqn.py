@@ -225,11 +225,7 @@ class DQNAgent:
 
     def _add_n_step(self, x, action, reward, x_next, terminated, truncated, mask) -> None:
         """Push one step of every copy into the n-step windows; store what leaves them."""
-        # checked here, not when the replay stores them n - 1 steps later
-        if terminated.dtype != bool:
-            raise TypeError(f"terminated must be a bool or an array of bools, got {terminated!r}")
-        if not np.issubdtype(action.dtype, np.integer) or np.any(action < 0) or np.any(action >= self.n_actions):
-            raise ValueError(f"action must be an integer in [0, {self.n_actions}), got {action!r}")
+        self.buffer.check(x, action, reward, x_next, terminated, mask)  # now, not n - 1 steps later
         out, windows = self.nstep.push(x, action, reward, x_next, terminated, truncated, mask)
         obs, act, R, next_obs, done, discount, next_mask = out
         if not np.isfinite(R).all():

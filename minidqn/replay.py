@@ -66,12 +66,10 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None) -> None:
-        """Store one transition, or a batch of ``n`` (every field with a leading axis ``n``);
-        ``discount`` (in [0, 1]) only for a buffer made with ``gamma``.
-
-        Everything is checked before anything is written.
-        """
+    def check(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None) -> tuple:
+        """The fields of one transition or a batch, checked and converted as :meth:`add` stores
+        them (a ``TypeError`` or ``ValueError`` naming the field otherwise), returned in order. Also
+        for a caller that holds transitions back before storing them (DQN's n-step windows)."""
         obs = check_array("obs", obs, dtype=self.obs.dtype)
         batched = obs.ndim == len(self.obs_shape) + 1
         lead = (None,) if batched else ()
@@ -103,7 +101,17 @@ class ReplayBuffer:
             discount = check_array("discount", discount, shape=want, dtype=self.discounts.dtype)
             if np.any(discount < 0) or np.any(discount > 1):
                 raise ValueError(f"discount must be in [0, 1], got {discount!r}")
+        return obs, action, reward, next_obs, terminated, next_action_mask, discount
 
+    def add(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None) -> None:
+        """Store one transition, or a batch of ``n`` (every field with a leading axis ``n``);
+        ``discount`` (in [0, 1]) only for a buffer made with ``gamma``.
+
+        Everything is checked (by :meth:`check`) before anything is written.
+        """
+        obs, action, reward, next_obs, terminated, next_action_mask, discount = self.check(
+            obs, action, reward, next_obs, terminated, next_action_mask, discount)
+        n = obs.shape[0] if obs.ndim == len(self.obs_shape) + 1 else 1
         skip = max(0, n - self.capacity)  # of a batch larger than the buffer, only the tail survives
         if skip:
             obs, next_obs, action, reward, terminated = (obs[skip:], next_obs[skip:], action[skip:],
