@@ -59,6 +59,12 @@ def _recipes_epilog() -> str:
             "\n\n" + "\n".join(rows) + f"\n\nFlags for one learner only: {flags}; --gamma applies to both.")
 
 
+def _add_evaluation_episodes(parser) -> None:
+    """The fresh episodes that ``evaluate`` and ``compare`` score agents on."""
+    parser.add_argument("--episodes", type=_positive_int, default=200, help="default: %(default)s")
+    parser.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minidqn", description="Deep Q-learning for e-commerce recommendation, on NumPy alone.",
@@ -108,8 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "revenue, session length, click and conversion rates with their "
                                     "standard errors.")
     ev.add_argument("--load", required=True, metavar="PATH", help="an agent saved by train or demo")
-    ev.add_argument("--episodes", type=_positive_int, default=200, help="default: %(default)s")
-    ev.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes (default: %(default)s)")
+    _add_evaluation_episodes(ev)
 
     cp = sub.add_parser("compare", help="agents side by side on fresh episodes, one table",
                         description="Baselines and saved agents on the same fresh episodes of one env, one "
@@ -119,8 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--agents", default="random,popularity,greedy",
                     help=f"comma-separated baselines from {ex.BASELINES} (default: %(default)s)")
     cp.add_argument("--load", nargs="*", default=[], metavar="PATH", help="saved agents to add, one row per file")
-    cp.add_argument("--episodes", type=_positive_int, default=200, help="default: %(default)s")
-    cp.add_argument("--seed", type=int, default=12345, help="seed of the evaluation episodes (default: %(default)s)")
+    _add_evaluation_episodes(cp)
 
     rc = sub.add_parser("recommend", help="a sample episode with the agent's ranked top-k",
                         description="Follow one episode (a shopper's visit, a pricing season) with a saved "

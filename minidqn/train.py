@@ -172,7 +172,6 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         evaluate_at(t)
         if t >= report.next_step:
             report.update(t, h, agent)
-    h.total_steps = total_steps
 
 
 def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
