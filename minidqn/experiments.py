@@ -19,7 +19,7 @@ from .envs.pricing import PricingEnv
 from .envs.shop import ShopEnv
 from .envs.tabular_shop import TabularShop
 from .envs.vector_shop import VectorShopEnv
-from .schedules import LinearSchedule, PowerStepSize
+from .schedules import LinearSchedule
 from .tabular import TabularQAgent, policy_evaluation, value_iteration
 from .train import train
 
@@ -39,11 +39,9 @@ class Recipe:
 
 
 RECIPES = {
-    # Decaying step sizes average out the watch's rare 300 sale; wide exploration finds it.
-    ("tabular-shop", "q"): Recipe(150_000, dict(alpha=PowerStepSize(1.0), gamma=0.95, epsilon=0.5)),
+    ("tabular-shop", "q"): Recipe(150_000),      # TabularQAgent's defaults
     ("tabular-shop", "dqn"): Recipe(30_000),     # DQNAgent's defaults, one-hot states
-    ("pricing", "q"): Recipe(150_000, dict(alpha=PowerStepSize(0.6), gamma=1.0,
-                                           epsilon=LinearSchedule(1.0, 0.05, 100_000))),
+    ("pricing", "q"): Recipe(150_000),           # TabularQAgent's defaults
     ("pricing", "dqn"): Recipe(20_000, dict(gamma=1.0)),  # the season's revenue, undiscounted
     # 100 products whose values differ little: at gamma 0.99 the max over noisy estimates feeds
     # on itself (Q climbs toward r_max / (1 - gamma)); a ten-step horizon, soft target updates and

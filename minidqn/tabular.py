@@ -18,7 +18,7 @@ from ._policy import greedy_action, random_action
 from ._checkpoint import (check_allocation, check_metadata, generator_from_json, generator_to_json,
                           open_checkpoint, read_json, save_arrays)
 from .dynamic_programming import policy_evaluation, value_iteration
-from .schedules import PowerStepSize, schedule_from_json, schedule_to_json
+from .schedules import LinearSchedule, PowerStepSize, schedule_from_json, schedule_to_json
 
 __all__ = ["td_target", "q_update", "value_iteration", "policy_evaluation", "PowerStepSize",
            "TabularQAgent"]
@@ -104,16 +104,24 @@ class TabularQAgent:
     ----------
     n_states, n_actions: the table's shape.
     alpha: step size in ``[0, 1]``, or a callable of the visit count ``n = 1, 2, ...`` of the
-        pair returning one; decaying ones (``PowerStepSize()``) make Q converge to ``Q_star``.
+        pair returning one. Default ``PowerStepSize(0.8)``: ``alpha_n = n^-0.8``, which meets the
+        Robbins-Monro conditions (Q converges to ``Q_star``), averages the noise of rare large
+        rewards away, and forgets its first, uninformed targets faster than ``1/n`` does.
     gamma: discount in ``[0, 1]``.
     epsilon: exploration rate in ``[0, 1]``, or a callable of the step count (number of
-        ``observe`` calls so far), e.g. ``LinearSchedule(1.0, 0.05, 10_000)``.
+        ``observe`` calls so far). Default ``LinearSchedule(1.0, 0.05, 50_000)``: uniform at first,
+        5 % after 50,000 steps.
     seed: ``None``, an int or a ``Generator``: drives exploration and argmax tie-breaking.
     q_init: the initial value of every entry.
+
+    The defaults (both schedules are stateless: one default object serves every agent) were
+    chosen over seeds (``benchmarks/ablation.py``; README, "Defaults"): 150,000 steps reach at
+    worst 98.6 % of the exact optimum on the tabular shop (30 seeds) and 99.3 % on pricing (10
+    seeds), where the former constants ``alpha=0.1, epsilon=0.1`` reached 76.8 % to 91.5 % on the shop.
     """
 
-    def __init__(self, n_states, n_actions, alpha=0.1, gamma=0.99, epsilon=0.1, seed=0,
-                 q_init=0.0):
+    def __init__(self, n_states, n_actions, alpha=PowerStepSize(0.8), gamma=0.99,
+                 epsilon=LinearSchedule(1.0, 0.05, 50_000), seed=0, q_init=0.0):
         self.n_states = check_int("n_states", n_states, minimum=1)
         self.n_actions = check_int("n_actions", n_actions, minimum=1)
         self.alpha = alpha if callable(alpha) else check_float("alpha", alpha, 0.0, 1.0)

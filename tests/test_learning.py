@@ -37,8 +37,8 @@ def test_dqn_with_default_settings_reaches_85_percent_of_the_tabular_shop_optimu
 def test_pricing_q_learning_comes_within_2_percent_and_beats_the_best_fixed_price():
     agent, env = trained("pricing", "q")
     value, share = exact_share(agent, env)
-    # 12 seeds (this code) and 20 (the previous): share min 0.992, median 0.994, max 0.998; value /
-    # best fixed min 1.119 (the best fixed price earns 0.886 of the optimum); thresholds 0.98, 1.10.
+    # TabularQAgent's defaults, 10 seeds: share min 0.993, median 0.996, max 0.998, so value / best
+    # fixed at least 1.12 (the best fixed price earns 0.886 of the optimum); thresholds 0.98, 1.10.
     assert share >= 0.98
     assert value >= 1.10 * env.baseline_values()["best_fixed"]
 
