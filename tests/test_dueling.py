@@ -75,6 +75,20 @@ def test_the_mean_runs_over_the_allowed_actions_worked_out_by_hand():
                                                 -0.5 - 1 / 3 - 0 - 1 / 3, 0 - 1 / 3 - 1 - 1 / 3], rtol=1e-15)
 
 
+def test_a_mask_allowing_everything_gives_the_values_and_gradients_of_no_mask_bit_for_bit():
+    # acting (no mask from an env without masks) and training (the replay's all-True masks) agree exactly
+    net = DuelingQNet([3, 8, 7], seed=0)  # 1/7 is not exact in binary: a weighted mean would round otherwise
+    x, R = np.random.default_rng(1).normal(size=(5, 3)), np.random.default_rng(2).normal(size=(5, 7))
+    everything = np.ones((5, 7), bool)
+    np.testing.assert_array_equal(net.predict(x, everything), net.predict(x))
+    np.testing.assert_array_equal(net.forward(x, everything), net.forward(x))
+    dX = net.backward(R.astype(np.float32))
+    grads = net.grads.copy()
+    net.forward(x, everything)
+    np.testing.assert_array_equal(net.backward(R.astype(np.float32)), dX)
+    np.testing.assert_array_equal(net.grads, grads)
+
+
 def test_input_grad_false_writes_the_same_parameter_gradients():
     net = DuelingQNet([3, 4, 5, 2], seed=1, dtype=np.float64)
     x, R = np.arange(6.0).reshape(2, 3), np.ones((2, 2))
@@ -224,3 +238,17 @@ def test_keep_best_restores_a_dueling_dqn_to_its_best_evaluation_exactly():
     agent.online.params[:] = 0.0
     agent.restore(snap)
     np.testing.assert_array_equal(agent.online.params, snap["online"])
+
+
+def test_dueling_dqn_with_default_settings_learns_the_tabular_shop():
+    from minidqn.envs.tabular_shop import TabularShop
+    from minidqn.experiments import exact_share
+    from minidqn.train import train
+    agent = DQNAgent.for_env(TabularShop(), dueling=True, seed=0)
+    train(agent, TabularShop(seed=0), 30_000, seed=0, progress=False)
+    _, share = exact_share(agent, TabularShop(seed=0))
+    # Seeds 0-9 (this code, 30k steps): min 0.832, median 0.984, max 0.993 (seed 0: 0.993; two seeds
+    # below 0.9: 0.832, 0.855). Rounding alone reshuffles single seeds: the same network with the
+    # plain mean summed another way gave min 0.832, median 0.982 (seed 0: 0.989). Plain DQN the same
+    # way: min 0.950, median 0.987. Threshold 0.80: below the worst seed, above the myopic 0.741.
+    assert share >= 0.80

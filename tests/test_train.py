@@ -286,14 +286,20 @@ def test_vector_loop_takes_gymnasiums_object_final_obs_and_final_info_masks():
         np.testing.assert_array_equal(next_mask, np.stack([np.arange(2) != c % 2 for c in next_obs]))
 
 
-def test_the_vector_loop_passes_each_copys_mask_of_obs_also_where_a_copy_restarted():
+@pytest.mark.parametrize("batched", [True, False])
+def test_the_vector_loop_passes_each_copys_mask_of_obs_also_where_a_copy_restarted(batched):
     class ObsMaskRecorder(MaskRecorder):
+        accepts_batches = batched
+
+        def act(self, obs, explore=True, action_mask=None):
+            return super().act(obs, explore, action_mask) if batched else int(np.argmax(action_mask))
+
         def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None, action_mask=None):
-            self.obs_masks.append((obs[:, 0].copy(), np.array(action_mask)))
+            self.obs_masks.append((np.reshape(obs, (-1, 1))[:, 0].copy(), np.reshape(action_mask, (-1, 2))))
     agent = ObsMaskRecorder()
     agent.obs_masks = []
     train(agent, ObjectFinalObsVectorEnv(), total_steps=12 * 3, progress=False)
-    assert len(agent.obs_masks) == 12
+    assert len(agent.obs_masks) == (12 if batched else 36)
     for obs, mask in agent.obs_masks:
         np.testing.assert_array_equal(mask, np.stack([np.arange(2) != c % 2 for c in obs]))
 
