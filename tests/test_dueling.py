@@ -252,3 +252,17 @@ def test_dueling_dqn_with_default_settings_learns_the_tabular_shop():
     # plain mean summed another way gave min 0.832, median 0.982 (seed 0: 0.989). Plain DQN the same
     # way: min 0.950, median 0.987. Threshold 0.80: below the worst seed, above the myopic 0.741.
     assert share >= 0.80
+
+
+@pytest.mark.parametrize("n_steps, vector", [(1, False), (3, True)])
+def test_trained_by_train_on_the_shop_every_stored_transition_keeps_the_mask_its_action_was_chosen_under(n_steps,
+                                                                                                       vector):
+    from minidqn.envs.shop import ShopEnv
+    from minidqn.train import train
+    env = ShopEnv.vector(4, seed=0) if vector else ShopEnv(seed=0)
+    agent = DQNAgent.for_env(env, dueling=True, n_steps=n_steps, learning_starts=200, batch_size=16, seed=0)
+    train(agent, env, 2_000, seed=0, progress=False)
+    buf = agent.buffer
+    masks, actions = buf.action_mask[:buf.size], buf.actions[:buf.size]
+    assert agent.updates > 0 and not masks.all()  # bought products were masked out, and learned with
+    assert masks[np.arange(buf.size), actions].all()
