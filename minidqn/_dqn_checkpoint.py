@@ -1,9 +1,11 @@
 """Saving and loading a ``DQNAgent``: what its checkpoint holds and how a file is checked.
 
 A checkpoint holds ``meta`` (JSON: sizes, counts, hyperparameters, the generator's state and the
-user's metadata), the online network (``online.*``), the target parameters, Adam's state
-(``adam.*``) and, optionally, the replay buffer (``buffer.*``, with per-transition discounts) and,
-with n-step returns, the transitions still waiting in their windows (``nstep.*``). Loading
+user's metadata), the online network (``online.*``: an ``MLP``'s, or with ``dueling`` a
+``DuelingQNet``'s, under the same keys), the target parameters, Adam's state (``adam.*``) and,
+optionally, the replay buffer (``buffer.*``, with per-transition discounts, and the masks of ``obs``
+for a dueling agent) and, with n-step returns, the transitions still waiting in their windows
+(``nstep.*``). Loading
 checks, in this order and before allocating anything: the members and their headers
 (``_checkpoint.open_checkpoint``), the JSON's types and counts against the saved
 hyperparameters, the overrides as arguments, the network, buffer and window sizes against the
@@ -20,7 +22,8 @@ from ._checkpoint import (check_allocation, check_metadata, generator_from_json,
                           open_checkpoint, read_json, save_arrays)
 from ._validate import check_array, check_float, check_int
 from .dqn_config import DQNConfig, config_from_json, config_to_json
-from .mlp import MLP, STATE_KEYS as MLP_STATE_KEYS, count_params
+from .dueling import DuelingQNet
+from .mlp import STATE_KEYS as MLP_STATE_KEYS, count_params
 from .optim import Adam
 from .nstep import NStepWindows
 from .replay import ReplayBuffer
@@ -29,7 +32,7 @@ _FILE_KEYS = ("meta", *(f"online.{k}" for k in MLP_STATE_KEYS), "target.params",
               *(f"adam.{k}" for k in Adam.STATE_KEYS))
 _BUFFER_KEYS = tuple(f"buffer.{k}" for k in ReplayBuffer.STATE_KEYS)
 _NSTEP_KEYS = tuple(f"nstep.{k}" for k in NStepWindows.STATE_KEYS)
-_FIXED = ("hidden", "activation", "dtype", "reward_scale")  # define the saved network
+_FIXED = ("hidden", "activation", "dtype", "reward_scale", "dueling")  # define the saved network
 
 
 def save_dqn(agent, path, include_buffer: bool, metadata) -> None:
@@ -63,7 +66,8 @@ def load_dqn(cls, path, overrides: dict):
     if "seed" in overrides:
         raise TypeError("DQNAgent.load() takes no seed: a loaded agent continues the random state it "
                         "saved (exploration and replay sampling); build a new DQNAgent for a fresh seed")
-    optional = _BUFFER_KEYS + ("buffer.next_action_mask", "buffer.discounts") + _NSTEP_KEYS
+    optional = _BUFFER_KEYS + ("buffer.next_action_mask", "buffer.discounts", "buffer.action_mask") + _NSTEP_KEYS \
+        + ("nstep.action_mask",)
     with open_checkpoint(path, "DQNAgent", _FILE_KEYS, optional) as ckpt:
         where = ckpt.where
         meta = read_json(ckpt, "meta")
@@ -101,7 +105,7 @@ def load_dqn(cls, path, overrides: dict):
         has_buffer = _check_sizes(ckpt, obs_dim, n_actions, config, file_config, overrides)
 
         agent = cls(obs_dim, n_actions, one_hot=one_hot, **{**saved, **overrides})
-        online = MLP.from_checkpoint(ckpt, "online.")
+        online = type(agent.online).from_checkpoint(ckpt, "online.")  # MLP or DuelingQNet
         if (online.sizes, online.activation, online.dtype) != (agent.online.sizes, agent.online.activation,
                                                                 agent.online.dtype):
             raise ValueError(f"{where}: saved network {online} disagrees with its hyperparameters")
@@ -117,7 +121,8 @@ def load_dqn(cls, path, overrides: dict):
                     state.pop("discounts", None)
                 agent.buffer.load_state_dict(state)
                 if agent.nstep is not None and "nstep.count" in ckpt:
-                    agent.nstep.load_state_dict({k: ckpt.read(f"nstep.{k}") for k in NStepWindows.STATE_KEYS})
+                    agent.nstep.load_state_dict({k: ckpt.read(f"nstep.{k}") for k in (*NStepWindows.STATE_KEYS,
+                                                 "action_mask") if f"nstep.{k}" in ckpt})
         except (TypeError, ValueError, KeyError) as e:
             raise ValueError(f"{where}: {e}") from e
     agent.rng = rng
@@ -133,7 +138,8 @@ def _check_sizes(ckpt, obs_dim: int, n_actions: int, config, file_config, overri
     """Check the networks' and buffer's sizes against the stored arrays' headers, and the memory
     they need against the ceiling, before anything is allocated; True if a buffer is stored."""
     where = ckpt.where
-    n_params = count_params([obs_dim, *config.hidden, n_actions], where)
+    n_params = (DuelingQNet.count_params if config.dueling else count_params)([obs_dim, *config.hidden, n_actions],
+                                                                               where)
     for name in ("online.params", "target.params", "adam.m", "adam.v"):
         ckpt.expect(name, (n_params,), "f")
     has_buffer = any(name in ckpt for name in _BUFFER_KEYS)
@@ -153,7 +159,7 @@ def _check_sizes(ckpt, obs_dim: int, n_actions: int, config, file_config, overri
         for name, shape, kinds in (("obs", (size, obs_dim), "f"), ("next_obs", (size, obs_dim), "f"),
                                    ("actions", (size,), "iu"), ("rewards", (size,), "f"),
                                    ("terminated", (size,), "b"), ("next_action_mask", (size, n_actions), "b"),
-                                   ("discounts", (size,), "f")):
+                                   ("discounts", (size,), "f"), ("action_mask", (size, n_actions), "b")):
             if f"buffer.{name}" in ckpt:
                 ckpt.expect(f"buffer.{name}", shape, kinds)
         if file_config.n_steps > 1 and any(k in overrides and overrides[k] != getattr(file_config, k)
@@ -171,11 +177,14 @@ def _check_sizes(ckpt, obs_dim: int, n_actions: int, config, file_config, overri
         copies = shape[0] if len(shape) == 1 else -1  # -1: refused by expect below, naming the shape
         for name, shape, kinds in (("count", (copies,), "iu"), ("obs", (copies, config.n_steps, obs_dim), "f"),
                                    ("actions", (copies, config.n_steps), "iu"),
-                                   ("rewards", (copies, config.n_steps), "f")):
-            ckpt.expect(f"nstep.{name}", shape, kinds)
+                                   ("rewards", (copies, config.n_steps), "f"),
+                                   ("action_mask", (copies, config.n_steps, n_actions), "b")):
+            if f"nstep.{name}" in ckpt:  # all but action_mask are there (checked above)
+                ckpt.expect(f"nstep.{name}", shape, kinds)
     itemsize = np.dtype(config.dtype).itemsize
-    per_transition = 2 * obs_dim * itemsize + 8 + 8 + 1 + n_actions + itemsize
-    per_window = config.n_steps * (obs_dim * itemsize + 8 + 8) + 8
+    masks = n_actions if config.dueling else 0  # a dueling agent keeps the mask of obs too
+    per_transition = 2 * obs_dim * itemsize + 8 + 8 + 1 + n_actions + masks + itemsize
+    per_window = config.n_steps * (obs_dim * itemsize + 8 + 8 + masks) + 8
     check_allocation(ckpt, f"{n_params} parameters and a replay buffer of {capacity} transitions",
                      8 * n_params * itemsize + capacity * per_transition + copies * per_window,
                      "" if has_buffer else "pass a smaller buffer_size= to DQNAgent.load()")

@@ -10,8 +10,9 @@ outputs, global-norm clipping and Adam. The target network is a slowly-updated c
 every ``target_update`` updates, or Polyak averaging with ``tau``) and never receives gradients.
 Acting is ε-greedy with random tie-breaking; action masks, when given, are respected both in acting
 and in the target's argmax. With ``n_steps > 1``, ``r`` is an n-step return and ``gamma`` its
-``gamma^k``, both stored with the transition (``nstep.py``). Everything else (the interaction
-loop, metrics) lives in ``train.py``.
+``gamma^k``, both stored with the transition (``nstep.py``). With ``dueling``, the network is
+``dueling.py``'s (its mean runs over the actions each state allows, so the mask of ``s`` is stored
+too). Everything else (the interaction loop, metrics) lives in ``train.py``.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ._dqn_checkpoint import load_dqn, save_dqn
 from .dqn_config import DQNConfig
 from ._policy import greedy_actions
 from .losses import huber, mse
+from .dueling import DuelingQNet
 from .mlp import MLP
 from .nstep import NStepWindows
 from .optim import Adam, clip_grad_norm
@@ -47,14 +49,15 @@ class DQNAgent:
         self.config = cfg = DQNConfig(**hyperparameters)  # validates every field
         self.rng = as_generator(cfg.seed, "seed")
         net_seed, buffer_seed = self.rng.integers(2**63, size=2)
-        self.online = MLP([self.obs_dim, *cfg.hidden, self.n_actions], cfg.activation,
-                          seed=int(net_seed), dtype=cfg.dtype)
+        self.online = (DuelingQNet if cfg.dueling else MLP)([self.obs_dim, *cfg.hidden, self.n_actions],
+                                                            cfg.activation, seed=int(net_seed), dtype=cfg.dtype)
         self.target = self.online.copy()
         self.optimizer = Adam(self.online.params, lr=cfg.lr)
         self.buffer = ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=int(buffer_seed),
-                                   n_actions=self.n_actions, gamma=cfg.gamma)
+                                   n_actions=self.n_actions, gamma=cfg.gamma, keep_action_mask=cfg.dueling)
         # transitions wait here until their n-step return is known (none wait when n_steps is 1)
-        self.nstep = NStepWindows(cfg.n_steps, cfg.gamma, (self.obs_dim,), cfg.dtype) if cfg.n_steps > 1 else None
+        self.nstep = NStepWindows(cfg.n_steps, cfg.gamma, (self.obs_dim,), cfg.dtype,
+                                  self.n_actions if cfg.dueling else None) if cfg.n_steps > 1 else None
         self._loss = {"huber": huber, "mse": mse}[cfg.loss]
         self._rows = np.arange(cfg.batch_size)  # row indices of a batch, for q[rows, actions]
         self.steps = 0      # transitions observed
@@ -123,20 +126,21 @@ class DQNAgent:
         mask = check_mask(name, action_mask, want, allow_empty=terminal)
         return None if mask is None else mask.reshape(n, self.n_actions)
 
-    def _finite_q(self, x: np.ndarray) -> np.ndarray:
-        """``Q(x, .)`` in the learner's units, refusing an overflow: finite observations as large
-        as 3e38 make every Q NaN, and a NaN Q would rank a masked action first."""
+    def _finite_q(self, x: np.ndarray, mask=None) -> np.ndarray:
+        """``Q(x, .)`` in the learner's units (dueling: ``mask``'s mean), refusing an overflow: finite
+        observations as large as 3e38 make every Q NaN, and a NaN Q would rank a masked action first."""
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by name
-            q = self.online.predict(x)
+            q = self.online.predict(x, **({"mask": mask} if self.config.dueling else {}))
         if not np.isfinite(q).all():
             raise FloatingPointError(f"Q-values overflow for observations as large as {np.abs(x).max():.3g}: "
                                      "scale the observations (or the env's features) to moderate values")
         return q
 
-    def q_values(self, obs) -> np.ndarray:
-        """``Q(obs, .)`` in reward units: ``(n_actions,)`` for one observation, ``(n, n_actions)`` for n."""
+    def q_values(self, obs, action_mask=None) -> np.ndarray:
+        """``Q(obs, .)`` in reward units: ``(n_actions,)`` for one observation, ``(n, n_actions)`` for n.
+        Only a dueling network's values depend on ``action_mask`` (by a constant per observation)."""
         x, batched = self.encode(obs)
-        q = self._finite_q(x) / self.reward_scale
+        q = self._finite_q(x, self._check_mask(action_mask, x.shape[0], batched)) / self.reward_scale
         return q if batched else q[0]
 
     def act(self, obs, explore: bool = True, action_mask=None):
@@ -148,7 +152,7 @@ class DQNAgent:
         """
         x, batched = self.encode(obs)
         mask = self._check_mask(action_mask, x.shape[0], batched)
-        q = self._finite_q(x)
+        q = self._finite_q(x, mask)
         actions = greedy_actions(q, mask, self.rng)
         if explore:
             explore_rows = self.rng.random(x.shape[0]) < self.epsilon
@@ -161,10 +165,11 @@ class DQNAgent:
         """The ``k`` actions of highest Q for one observation, best first (equal values in random
         order); masked actions excluded."""
         k = check_int("k", k, minimum=1, maximum=self.n_actions)
-        q = self.q_values(obs)
-        if q.ndim != 1:
-            raise ValueError(f"recommend takes one observation, got a batch of {q.shape[0]}")
+        x, batched = self.encode(obs)
+        if batched:
+            raise ValueError(f"recommend takes one observation, got a batch of {x.shape[0]}")
         mask = self._check_mask(action_mask, 1, False)
+        q = self._finite_q(x, mask)[0]
         if mask is not None:
             if k > mask.sum():
                 raise ValueError(f"k={k} exceeds the {int(mask.sum())} actions the mask allows")
@@ -173,7 +178,7 @@ class DQNAgent:
 
     # ------------------------------------------------------------------ learning
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None,
-                truncated=False) -> float | None:
+                truncated=False, action_mask=None) -> float | None:
         """Store one transition (or a batch of them, one row per env copy) and, on schedule, train.
 
         Training starts once ``learning_starts`` transitions are observed; then ``gradient_steps``
@@ -181,7 +186,8 @@ class DQNAgent:
         no update ran. ``truncated`` (a bool, or one per row): the episode was cut here by a time
         limit; with ``n_steps > 1`` it closes the copy's n-step window (``train`` passes it), with
         ``n_steps = 1`` it changes nothing. With ``n_steps > 1`` a transition is stored once its
-        n-step return is known, ``n_steps - 1`` steps later or at the episode's end.
+        n-step return is known, ``n_steps - 1`` steps later or at the episode's end. ``action_mask``: the
+        mask of ``obs``, allowing ``action`` (``train`` passes it); stored by a dueling agent (see ``dueling.py``).
         """
         x, batched = self.encode(obs)
         x_next, _ = self.encode(next_obs, "next_obs")
@@ -197,11 +203,13 @@ class DQNAgent:
             raise TypeError(f"truncated must be a bool or an array of bools, got {truncated!r}")
         reward = check_array("reward", reward, shape=want)
         mask = self._check_mask(next_action_mask, n, batched, "next_action_mask", terminal=terminated.reshape(n))
+        obs_mask = self._check_mask(action_mask, n, batched)  # stored only by a dueling agent's buffer
         if self.nstep is None:
-            self.buffer.add(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n), mask)
+            self.buffer.add(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n), mask,
+                            action_mask=obs_mask)
         else:
             self._add_n_step(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n),
-                             np.broadcast_to(truncated, want).reshape(n), mask)
+                             np.broadcast_to(truncated, want).reshape(n), mask, obs_mask)
         self.steps += n
         if self.steps < self.config.learning_starts or self.buffer.size < self.config.batch_size:
             return None
@@ -223,16 +231,16 @@ class DQNAgent:
         self.nstep.count[:] = 0
         return dropped
 
-    def _add_n_step(self, x, action, reward, x_next, terminated, truncated, mask) -> None:
+    def _add_n_step(self, x, action, reward, x_next, terminated, truncated, mask, obs_mask) -> None:
         """Push one step of every copy into the n-step windows; store what leaves them."""
-        self.buffer.check(x, action, reward, x_next, terminated, mask)  # now, not n - 1 steps later
-        out, windows = self.nstep.push(x, action, reward, x_next, terminated, truncated, mask)
-        obs, act, R, next_obs, done, discount, next_mask = out
+        self.buffer.check(x, action, reward, x_next, terminated, mask, action_mask=obs_mask)  # now, not later
+        out, windows = self.nstep.push(x, action, reward, x_next, terminated, truncated, mask, obs_mask)
+        obs, act, R, next_obs, done, discount, next_mask, obs_mask = out
         if not np.isfinite(R).all():
             raise ValueError(f"the {self.config.n_steps}-step return overflows: rewards {reward} on top of "
                              f"the pending ones give {R}; scale the rewards down")
         if R.size:
-            self.buffer.add(obs, act, R, next_obs, done, next_mask, discount.astype(self.config.dtype))
+            self.buffer.add(obs, act, R, next_obs, done, next_mask, discount.astype(self.config.dtype), obs_mask)
         self.nstep.commit(windows)
 
     def train_step(self) -> float:
@@ -250,13 +258,15 @@ class DQNAgent:
         obs, act, rew, next_obs, done = buf.batch(idx)                     # (B, d) (B,) (B,) (B, d) (B,)
         next_mask = buf.next_action_mask[idx]                              # (B, A): a' allowed in s'
         discount = buf.discounts[idx]                                      # (B,): gamma, or gamma^k (n-step)
+        # a dueling head's mean runs over the actions each state allows; a plain MLP takes no mask
+        at_s, at_next = ({"mask": buf.action_mask[idx]}, {"mask": next_mask}) if cfg.dueling else ({}, {})
         if self._reward_scale is None:
             self._fix_reward_scale()
 
         # The target. The target net only evaluates; it is never trained (no backward through it).
-        next_q_target = self.target.predict(next_obs)                       # (B, A)
+        next_q_target = self.target.predict(next_obs, **at_next)            # (B, A)
         # Double DQN: the online net chooses a', the target net values it (plain DQN: target does both).
-        chooser = self.online.predict(next_obs) if cfg.double else next_q_target
+        chooser = self.online.predict(next_obs, **at_next) if cfg.double else next_q_target
         next_a = np.where(next_mask, chooser, -np.inf).argmax(axis=1)      # (B,), allowed actions only
         next_q = next_q_target[rows, next_a]                                # (B,)
         # No bootstrap from a terminal state (a time-limit cut was stored as not terminated).
@@ -264,7 +274,7 @@ class DQNAgent:
         td_target = rew * self.reward_scale + discount * np.where(done, 0.0, next_q)  # (B,)
 
         # The loss, and its gradient through Q(s, a) of the taken actions only.
-        q = self.online.forward(obs)                                        # (B, A), kept for backward
+        q = self.online.forward(obs, **at_s)                                # (B, A), kept for backward
         loss, dq_taken = self._loss(q[rows, act], td_target.astype(q.dtype))  # (B,) and (B,): never (B, 1)
         if not math.isfinite(loss):
             raise self._divergence(loss, norm=None)

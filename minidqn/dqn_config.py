@@ -30,6 +30,7 @@ class DQNConfig:
                                      # target_update_interval) between hard copies online -> target; ignored with tau
     tau: float | None = None         # Polyak rate: target <- tau*online + (1-tau)*target every update
     double: bool = True              # Double DQN: online net picks argmax a', target net evaluates it
+    dueling: bool = False            # dueling head: Q = V(s) + A(s, a) - mean of A over allowed a (dueling.py)
     loss: str = "huber"              # "huber" (delta 1, PyTorch's smooth L1) or "mse"
     max_grad_norm: float | None = 10.0  # clip the global gradient L2 norm (None: no clipping)
     epsilon: float | Callable = dataclasses.field(  # exploration rate, or a schedule of env steps
@@ -62,6 +63,9 @@ class DQNConfig:
         if not isinstance(self.double, (bool, np.bool_)):
             raise TypeError(f"double must be a bool, got {self.double!r}")
         self.double = bool(self.double)
+        if not isinstance(self.dueling, (bool, np.bool_)):
+            raise TypeError(f"dueling must be a bool, got {self.dueling!r}")
+        self.dueling = bool(self.dueling)
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
         if self.max_grad_norm is not None:
@@ -93,7 +97,7 @@ def config_to_json(config: DQNConfig) -> dict:
     return fields
 
 
-_ADDED_LATER = {"n_steps": 1}  # fields newer than the first checkpoints, with the value that reproduces them
+_ADDED_LATER = {"n_steps": 1, "dueling": False}  # fields newer than the first checkpoints, with the value that reproduces them
 
 
 def config_from_json(fields: dict, epsilon=None) -> dict:

@@ -3,8 +3,8 @@
 ``train`` and ``evaluate`` drive envs only through these: reset and step checked to return
 Gymnasium's tuples, rewards checked to be finite, the action mask read from ``info``; for vector
 envs, the same-step autoreset protocol (where a finished copy's last observation and mask are
-found); for agents, whether ``observe`` wants to hear of truncations. Nothing here loops, learns
-or records.
+found); for agents, whether ``observe`` wants to hear of truncations and of the mask of the
+observation acted on. Nothing here loops, learns or records.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["check_agent", "check_env", "reset_env", "step_env", "finite_rewards", "action_mask", "takes_truncated",
+__all__ = ["check_agent", "check_env", "reset_env", "step_env", "finite_rewards", "action_mask", "observe_takes",
            "check_same_step_autoreset", "vector_action_mask", "final_observations", "final_action_masks"]
 
 
@@ -71,10 +71,11 @@ def action_mask(info):
     return info.get("action_mask") if isinstance(info, dict) else None
 
 
-def takes_truncated(agent) -> bool:
-    """Whether ``agent.observe`` accepts ``truncated=`` (most agents learn nothing from it)."""
+def observe_takes(agent, keyword: str) -> bool:
+    """Whether ``agent.observe`` accepts ``keyword``: ``"truncated"`` (most agents learn nothing
+    from it) or ``"action_mask"``, the mask of ``obs`` (a dueling DQN's ``Q(s, .)`` depends on it)."""
     try:
-        return "truncated" in inspect.signature(agent.observe).parameters
+        return keyword in inspect.signature(agent.observe).parameters
     except (TypeError, ValueError):  # a builtin or C callable without a signature
         return False
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validate import check_int, check_mask
+from .dueling import DuelingQNet
 
 
 @dataclass
@@ -36,9 +37,10 @@ class ActionExplanation:
         return "\n".join(lines)
 
 
-def input_gradients(agent, obs, actions) -> tuple[np.ndarray, np.ndarray]:
+def input_gradients(agent, obs, actions, action_mask=None) -> tuple[np.ndarray, np.ndarray]:
     """``dQ(s, a)/ds`` for each action in ``actions``: returns ``(x, grads)`` with ``x (d,)`` the
-    encoded observation and ``grads (len(actions), d)``, in reward units.
+    encoded observation and ``grads (len(actions), d)``, in reward units. ``action_mask`` (the mask
+    of ``obs``) matters to a dueling network only, whose mean runs over the allowed actions.
 
     The observation is repeated once per action and one backward pass gives every row: row ``i``
     of the output gradient is the one-hot of ``actions[i]``.
@@ -48,7 +50,9 @@ def input_gradients(agent, obs, actions) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("explain takes one observation, got a batch")
     actions = np.asarray(actions, np.int64)
     net = agent.online.copy()  # leave the agent's gradient buffer alone
-    net.forward(np.repeat(x, actions.size, axis=0))
+    mask = check_mask("action_mask", action_mask, (agent.n_actions,)) if isinstance(net, DuelingQNet) else None
+    net.forward(np.repeat(x, actions.size, axis=0),
+                **({} if mask is None else {"mask": np.repeat(mask[None], actions.size, axis=0)}))
     grad_out = np.zeros((actions.size, agent.n_actions), net.dtype)
     grad_out[np.arange(actions.size), actions] = 1.0
     grads = net.backward(grad_out) / agent.reward_scale
@@ -64,7 +68,8 @@ def explain(agent, obs, k: int = 3, action_mask=None, feature_names=None, top_fe
     """
     k = check_int("k", k, minimum=1)
     top_features = check_int("top_features", top_features, minimum=0)
-    q = np.asarray(agent.q_values(obs), np.float64)
+    network = hasattr(agent, "online")  # a Q-network: its values (dueling) depend on the mask
+    q = np.asarray(agent.q_values(obs, action_mask=action_mask) if network else agent.q_values(obs), np.float64)
     if q.ndim != 1:
         raise ValueError(f"explain takes one observation, got Q-values of shape {q.shape}")
     allowed = np.ones(q.size, bool) if action_mask is None else check_mask("action_mask", action_mask, q.shape)
@@ -76,8 +81,8 @@ def explain(agent, obs, k: int = 3, action_mask=None, feature_names=None, top_fe
             for i, a in enumerate(ranked)]
 
     features = [[] for _ in ranked]
-    if hasattr(agent, "online") and top_features:  # a Q-network: attribute to the inputs
-        x, grads = input_gradients(agent, obs, ranked)
+    if network and top_features:  # attribute to the inputs
+        x, grads = input_gradients(agent, obs, ranked, action_mask)
         if feature_names is None:
             feature_names = ([f"state={i}" for i in range(x.size)] if agent.one_hot
                              else [f"x{i}" for i in range(x.size)])

@@ -6,7 +6,8 @@ array per field, written at ``(pos + k) % capacity``: once full, the oldest entr
 overwritten. Only ``terminated`` is stored: a time-limit truncation is not the end of the
 shopper's story, and its next state must still be bootstrapped from. With ``gamma`` given, each
 transition also carries the discount to bootstrap with (``gamma`` for a one-step transition,
-``gamma^k`` for a k-step return made by ``nstep.py``). Prioritised replay is left out.
+``gamma^k`` for a k-step return made by ``nstep.py``). With ``keep_action_mask``, the action mask of
+``obs`` is kept too (a dueling network's ``Q(s, .)`` depends on it). Prioritised replay is left out.
 """
 from __future__ import annotations
 
@@ -32,17 +33,20 @@ class Batch(NamedTuple):
 
 
 class ReplayBuffer:
-    """``ReplayBuffer(capacity, obs_shape, obs_dtype=np.float32, seed=0, n_actions=None, gamma=None)``.
+    """``ReplayBuffer(capacity, obs_shape, obs_dtype=np.float32, seed=0, n_actions=None, gamma=None,
+    keep_action_mask=False)``.
 
     With ``n_actions`` given, actions are checked against it and a next-state action mask
-    ``(capacity, n_actions)`` is kept (all True where ``add`` receives none). With ``gamma``
+    ``(capacity, n_actions)`` is kept (all True where ``add`` receives none); with
+    ``keep_action_mask`` also the mask of ``obs``, ``action_mask (capacity, n_actions)`` (all True
+    where ``add`` receives none; without it, a mask given to ``add`` is checked, not kept). With ``gamma``
     given, a per-transition discount ``discounts (capacity,)`` of ``obs_dtype`` is kept (``gamma``
     where ``add`` receives none; the learner's dtype, so a one-step target is computed exactly as
     with ``gamma`` itself).
     """
 
     def __init__(self, capacity: int, obs_shape, obs_dtype=np.float32, seed=0, n_actions: int | None = None,
-                 gamma: float | None = None):
+                 gamma: float | None = None, keep_action_mask: bool = False):
         self.capacity = check_int("capacity", capacity, minimum=1)
         if isinstance(obs_shape, (int, np.integer)):
             obs_shape = (obs_shape,)
@@ -57,6 +61,11 @@ class ReplayBuffer:
         self.terminated = np.zeros(self.capacity, bool)
         self.next_action_mask = (None if self.n_actions is None
                                  else np.ones((self.capacity, self.n_actions), bool))
+        if not isinstance(keep_action_mask, (bool, np.bool_)):
+            raise TypeError(f"keep_action_mask must be a bool, got {keep_action_mask!r}")
+        if keep_action_mask and self.n_actions is None:
+            raise ValueError("keep_action_mask=True needs n_actions")
+        self.action_mask = np.ones((self.capacity, self.n_actions), bool) if keep_action_mask else None
         self.gamma = None if gamma is None else check_float("gamma", gamma, 0.0, 1.0)
         self.discounts = None if gamma is None else np.full(self.capacity, self.gamma, obs_dtype)
         self.rng = as_generator(seed)
@@ -66,7 +75,8 @@ class ReplayBuffer:
     def __len__(self) -> int:
         return self.size
 
-    def check(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None) -> tuple:
+    def check(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None,
+              action_mask=None) -> tuple:
         """The fields of one transition or a batch, checked and converted as :meth:`add` stores
         them (a ``TypeError`` or ``ValueError`` naming the field otherwise), returned in order. Also
         for a caller that holds transitions back before storing them (DQN's n-step windows)."""
@@ -101,22 +111,34 @@ class ReplayBuffer:
             discount = check_array("discount", discount, shape=want, dtype=self.discounts.dtype)
             if np.any(discount < 0) or np.any(discount > 1):
                 raise ValueError(f"discount must be in [0, 1], got {discount!r}")
-        return obs, action, reward, next_obs, terminated, next_action_mask, discount
+        if action_mask is not None:
+            if self.n_actions is None:
+                raise ValueError("action_mask given, but the buffer was made without n_actions")
+            # the mask of obs, where the action was taken: it must allow something, and the action
+            action_mask = check_mask("action_mask", action_mask, want + (self.n_actions,))
+            taken = action_mask.reshape(n, self.n_actions)[np.arange(n), action.reshape(n)]
+            if not taken.all():
+                raise ValueError(f"action must be allowed by action_mask (the mask of obs): action "
+                                 f"{action.reshape(n)[~taken][0]} is not, in row {np.flatnonzero(~taken)[0]}")
+        return obs, action, reward, next_obs, terminated, next_action_mask, discount, action_mask
 
-    def add(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None) -> None:
+    def add(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None,
+            action_mask=None) -> None:
         """Store one transition, or a batch of ``n`` (every field with a leading axis ``n``);
-        ``discount`` (in [0, 1]) only for a buffer made with ``gamma``.
+        ``discount`` (in [0, 1]) only for a buffer made with ``gamma``; ``action_mask``, the mask of
+        ``obs`` (it must allow ``action``), kept only by a buffer made with ``keep_action_mask``.
 
         Everything is checked (by :meth:`check`) before anything is written.
         """
-        obs, action, reward, next_obs, terminated, next_action_mask, discount = self.check(
-            obs, action, reward, next_obs, terminated, next_action_mask, discount)
+        obs, action, reward, next_obs, terminated, next_action_mask, discount, action_mask = self.check(
+            obs, action, reward, next_obs, terminated, next_action_mask, discount, action_mask)
         n = obs.shape[0] if obs.ndim == len(self.obs_shape) + 1 else 1
         skip = max(0, n - self.capacity)  # of a batch larger than the buffer, only the tail survives
         if skip:
             obs, next_obs, action, reward, terminated = (obs[skip:], next_obs[skip:], action[skip:],
                                                          reward[skip:], terminated[skip:])
             next_action_mask = None if next_action_mask is None else next_action_mask[skip:]
+            action_mask = None if action_mask is None else action_mask[skip:]
             discount = None if discount is None else discount[skip:]
         idx = (self.pos + skip + np.arange(n - skip)) % self.capacity
         self.obs[idx] = obs
@@ -128,6 +150,8 @@ class ReplayBuffer:
             self.next_action_mask[idx] = True if next_action_mask is None else next_action_mask
         if self.discounts is not None:
             self.discounts[idx] = self.gamma if discount is None else discount
+        if self.action_mask is not None:
+            self.action_mask[idx] = True if action_mask is None else action_mask
         self.pos = int((self.pos + n) % self.capacity)
         self.size = min(self.size + n, self.capacity)
 
@@ -149,7 +173,7 @@ class ReplayBuffer:
         return self.batch(self.sample_indices(batch_size))
 
     # ------------------------------------------------------------------ checkpoints
-    # What state_dict() holds (and "next_action_mask", "discounts" when those are kept).
+    # What state_dict() holds (and "next_action_mask", "discounts", "action_mask" when those are kept).
     STATE_KEYS = ("capacity", "pos", "size", "obs", "next_obs", "actions", "rewards", "terminated", "rng_state")
 
     def state_dict(self) -> dict:
@@ -164,6 +188,8 @@ class ReplayBuffer:
             state["next_action_mask"] = self.next_action_mask[:n].copy()
         if self.discounts is not None:
             state["discounts"] = self.discounts[:n].copy()
+        if self.action_mask is not None:
+            state["action_mask"] = self.action_mask[:n].copy()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -195,6 +221,16 @@ class ReplayBuffer:
                 raise ValueError("the state and the buffer disagree on whether action masks are stored")
             if mask is not None and (mask.shape != (n, self.n_actions) or mask.dtype != bool):
                 raise ValueError(f"next_action_mask must be bool {(n, self.n_actions)}, got {mask.dtype} {mask.shape}")
+            obs_mask = state.get("action_mask")
+            if (obs_mask is None) != (self.action_mask is None):
+                raise ValueError("the state and the buffer disagree on whether masks of obs (action_mask) "
+                                 "are stored")
+            if obs_mask is not None:
+                obs_mask = np.asarray(obs_mask)
+                if obs_mask.shape != (n, self.n_actions) or obs_mask.dtype != bool \
+                        or not obs_mask[np.arange(n), actions].all():
+                    raise ValueError(f"action_mask must be bool {(n, self.n_actions)} allowing each stored "
+                                     f"action, got {obs_mask.dtype} {obs_mask.shape}")
             discounts = state.get("discounts")
             if discounts is not None:
                 if self.discounts is None:
@@ -208,6 +244,8 @@ class ReplayBuffer:
         self.actions[:n], self.terminated[:n] = actions, terminated
         if mask is not None:
             self.next_action_mask[:n] = mask
+        if obs_mask is not None:
+            self.action_mask[:n] = obs_mask
         if self.discounts is not None:
             self.discounts[:n] = self.gamma if discounts is None else discounts
         self.pos, self.size, self.rng = pos, n, rng

@@ -6,8 +6,8 @@ Works with any agent that has ``act(obs, explore=True, action_mask=None) -> int`
 Gymnasium's API: ``reset(seed=None) -> (obs, info)``, ``step(action) -> (obs, reward,
 terminated, truncated, info)``. The mask keywords are passed only when the env's ``info`` has an
 ``"action_mask"``, so agents that know nothing of masks work on envs that have none; likewise
-``truncated=`` goes only to an ``observe`` that names it. This module
-does not cover what agents do inside ``observe``, evaluation (``evaluation.py``, whose
+``truncated=`` and ``action_mask=`` (the mask of ``obs``) go only to an ``observe`` that names
+them. This module does not cover what agents do inside ``observe``, evaluation (``evaluation.py``, whose
 ``evaluate`` is re-exported here), the record (``history.py``) or its display (``progress.py``).
 Vector envs are driven when they use same-step autoreset (``VectorShopEnv``, Gymnasium's
 ``AutoresetMode.SAME_STEP``); next-step and disabled modes are refused.
@@ -20,7 +20,7 @@ import numpy as np
 
 from ._validate import check_int
 from .env_calls import (action_mask, check_agent, check_env, check_same_step_autoreset, final_action_masks,
-                        final_observations, finite_rewards, reset_env, step_env, takes_truncated,
+                        final_observations, finite_rewards, observe_takes, reset_env, step_env,
                         vector_action_mask)
 from .evaluation import DEFAULT_MAX_EPISODE_STEPS, evaluate
 from .history import History
@@ -144,7 +144,7 @@ def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t
 
 
 def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
-    tell_cut = takes_truncated(agent)
+    tell_cut, tell_mask = observe_takes(agent, "truncated"), observe_takes(agent, "action_mask")
     obs, info = reset_env(env, seed)
     mask = action_mask(info)
     ep_return, ep_length = 0.0, 0
@@ -155,6 +155,7 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         next_mask = action_mask(info)
         loss = agent.observe(obs, action, reward, next_obs, terminated,
                              **({} if next_mask is None else {"next_action_mask": next_mask}),
+                             **({"action_mask": mask} if tell_mask and mask is not None else {}),
                              **({"truncated": bool((truncated or t == total_steps) and not terminated)}
                                 if tell_cut else {}))
         if loss is not None:
@@ -187,7 +188,7 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     check_same_step_autoreset(env)
     n = int(env.num_envs)
     batched = getattr(agent, "accepts_batches", False)
-    tell_cut = takes_truncated(agent)
+    tell_cut, tell_mask = observe_takes(agent, "truncated"), observe_takes(agent, "action_mask")
     obs, info = reset_env(env, seed)
     mask = vector_action_mask(info)
     ep_return, ep_length = np.zeros(n), np.zeros(n, np.int64)
@@ -215,10 +216,12 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         if batched:
             loss = agent.observe(obs, actions, rewards, stored_obs, terminated,
                                  **({} if stored_mask is None else {"next_action_mask": stored_mask}),
+                                 **({"action_mask": mask} if tell_mask and mask is not None else {}),
                                  **({"truncated": cut} if tell_cut else {}))
         else:  # one call per copy; keep every loss, not just the last copy's
             losses = [agent.observe(obs[i], actions[i], rewards[i], stored_obs[i], bool(terminated[i]),
                                     **({} if stored_mask is None else {"next_action_mask": stored_mask[i]}),
+                                    **({"action_mask": mask[i]} if tell_mask and mask is not None else {}),
                                     **({"truncated": bool(cut[i])} if tell_cut else {}))
                       for i in range(n)]
             losses = [x for x in losses if x is not None]

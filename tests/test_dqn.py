@@ -11,35 +11,41 @@ def filled_agent(n=200, obs_dim=4, n_actions=3, masks=False, **kw):
     agent = DQNAgent(obs_dim, n_actions, **kw)
     rng = np.random.default_rng(1)
     obs = rng.normal(size=(n, obs_dim))
-    mask = None
+    mask = obs_mask = None
     if masks:
         mask = rng.random((n, n_actions)) < 0.6
         mask[np.arange(n), rng.integers(n_actions, size=n)] = True
     act, rew, next_obs, term = (rng.integers(n_actions, size=n), rng.normal(size=n) * 3,
                                 rng.normal(size=(n, obs_dim)), rng.random(n) < 0.2)
+    if masks:  # the mask of obs allows the action taken (drawn apart: the draws above stay as they were)
+        obs_mask = np.random.default_rng(2).random((n, n_actions)) < 0.5
+        obs_mask[np.arange(n), act] = True
     if agent.nstep is None:
-        agent.observe(obs, act, rew, next_obs, term, next_action_mask=mask)
+        agent.observe(obs, act, rew, next_obs, term, next_action_mask=mask, action_mask=obs_mask)
     else:  # one env, one step at a time (a batch would be n env copies); every 7th step a time limit
         for i in range(n):
             agent.observe(obs[i], act[i], rew[i], next_obs[i], term[i], truncated=i % 7 == 6,
-                          next_action_mask=None if mask is None else mask[i])
+                          next_action_mask=None if mask is None else mask[i],
+                          action_mask=None if obs_mask is None else obs_mask[i])
     agent.online.params += rng.normal(0, 0.05, agent.online.params.shape)  # online != target
     return agent
 
 
 def reference_step(agent, idx):
-    """The same update written the slow, obvious way: one transition at a time."""
+    """The same update written the slow, obvious way: one transition at a time. A dueling
+    network's Q(s, .) takes the mask of s, its Q(s', .) the mask of s'."""
     cfg, buf = agent.config, agent.buffer
     loss_fn = {"huber": huber, "mse": mse}[cfg.loss]
+    at = (lambda mask: {"mask": mask}) if cfg.dueling else (lambda mask: {})
     B = idx.size
     grads, losses = np.zeros_like(agent.online.params), []
     for i in idx:
-        next_q_target = agent.target.predict(buf.next_obs[i])
-        chooser = agent.online.predict(buf.next_obs[i]) if cfg.double else next_q_target
+        next_q_target = agent.target.predict(buf.next_obs[i], **at(buf.next_action_mask[i]))
+        chooser = agent.online.predict(buf.next_obs[i], **at(buf.next_action_mask[i])) if cfg.double else next_q_target
         allowed = np.flatnonzero(buf.next_action_mask[i])
         best = allowed[np.argmax(chooser[allowed])]
         y = buf.rewards[i] + (0.0 if buf.terminated[i] else buf.discounts[i] * next_q_target[best])
-        q = agent.online.forward(buf.obs[i][None])
+        q = agent.online.forward(buf.obs[i][None], **at(None if buf.action_mask is None else buf.action_mask[i][None]))
         a = buf.actions[i]
         loss, dq = loss_fn(q[0, a:a + 1], np.array([y]))
         grad_out = np.zeros_like(q)
@@ -54,8 +60,12 @@ def reference_step(agent, idx):
 @pytest.mark.parametrize("loss", ["huber", "mse"])
 @pytest.mark.parametrize("masks", [False, True])
 @pytest.mark.parametrize("n_steps", [1, 3])
-def test_vectorized_step_equals_per_sample_loop(double, loss, masks, n_steps):
-    agent = filled_agent(double=double, loss=loss, masks=masks, dtype=np.float64, max_grad_norm=None, n_steps=n_steps)
+@pytest.mark.parametrize("dueling", [False, True])
+def test_vectorized_step_equals_per_sample_loop(double, loss, masks, n_steps, dueling):
+    agent = filled_agent(double=double, loss=loss, masks=masks, dtype=np.float64, max_grad_norm=None, n_steps=n_steps,
+                         dueling=dueling)
+    if dueling and masks:  # the masks of s were stored, and differ from those of s'
+        assert not agent.buffer.action_mask.all() and (agent.buffer.action_mask != agent.buffer.next_action_mask).any()
     if n_steps > 1:  # a mix of discounts: full windows and windows cut by ends
         np.testing.assert_allclose(np.unique(agent.buffer.discounts[:agent.buffer.size]), [0.99 ** 3, 0.99 ** 2, 0.99],
                                    rtol=1e-15)
@@ -247,15 +257,18 @@ def test_same_seed_bitwise_identical():
 
 
 @pytest.mark.parametrize("extra", [dict(target_update=7), dict(tau=0.05, train_freq=3, gradient_steps=2),
-                                   dict(target_update=7, n_steps=3)])
+                                   dict(target_update=7, n_steps=3), dict(target_update=7, dueling=True),
+                                   dict(tau=0.05, n_steps=3, dueling=True)])
 def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, extra):
     def run(agent, steps, rng):
+        mask = np.ones(4, bool)
         for _ in range(steps):
             obs = rng.normal(size=3)
-            mask = rng.random(4) < 0.7
-            mask[rng.integers(4)] = True
-            agent.observe(obs, agent.act(obs), float(obs[0]), rng.normal(size=3), bool(rng.random() < 0.1),
-                          next_action_mask=mask)
+            next_mask = rng.random(4) < 0.7
+            next_mask[rng.integers(4)] = True
+            agent.observe(obs, agent.act(obs, action_mask=mask), float(obs[0]), rng.normal(size=3),
+                          bool(rng.random() < 0.1), next_action_mask=next_mask, action_mask=mask)
+            mask = next_mask
     kw = dict(learning_starts=30, batch_size=8, buffer_size=60, epsilon=LinearSchedule(1.0, 0.1, 100), seed=5,
               **extra)
     straight = DQNAgent(3, 4, **kw)
@@ -274,6 +287,9 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tmp_path, extra):
     np.testing.assert_array_equal(resumed.target.params, straight.target.params)
     np.testing.assert_array_equal(resumed.optimizer.v, straight.optimizer.v)
     assert (resumed.steps, resumed.updates, resumed.epsilon) == (straight.steps, straight.updates, straight.epsilon)
+    if straight.config.dueling:  # the masks of obs were saved (and, mid-window, those in the n-step windows)
+        assert type(resumed.online).__name__ == "DuelingQNet" and not straight.buffer.action_mask.all()
+        np.testing.assert_array_equal(resumed.buffer.action_mask, straight.buffer.action_mask)
 
 
 def test_divergence_is_reported_and_nothing_is_updated():

@@ -71,3 +71,15 @@ def test_explain_lines_print_the_sum_of_attributions_next_to_q_and_how_the_two_r
     assert (np.round(q, 3) == np.round(sums, 3)).all() == adds_up
     note = " ".join(lines)
     assert "first-order" in note and "not a decomposition of the advantage" in note
+
+
+def test_a_dueling_agent_is_explained_with_the_mask_of_the_observation():
+    agent = DQNAgent(5, 4, hidden=(16,), dueling=True, dtype=np.float64, reward_scale=0.1, seed=2)
+    obs, mask = np.random.default_rng(0).normal(size=5), np.array([1, 0, 1, 1], np.int8)
+    _, grads = input_gradients(agent, obs, np.array([3, 0]), action_mask=mask)
+    for a, g in zip([3, 0], grads):  # Q(s, a) with the mean over the allowed actions, as acted on
+        numeric = numerical_grad(lambda: float(agent.q_values(obs, action_mask=mask)[a]), obs)
+        assert_grad_close(g, numeric, what=f"dQ(s,{a})/ds")
+    ex = explain(agent, obs, k=3, action_mask=mask)
+    q = agent.q_values(obs, action_mask=mask)
+    assert [e.q for e in ex] == sorted(q[[0, 2, 3]], reverse=True)

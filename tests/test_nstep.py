@@ -225,3 +225,21 @@ def test_ctrl_c_mid_episode_drops_the_pending_windows_instead_of_gluing_them_ont
     train(agent, TenStepEnv(), 3, progress=False)  # a new run starts a new episode, as it should
     np.testing.assert_array_equal(agent.buffer.obs[2], [0.0, 1.0])
     assert agent.end_episodes() == 0 and DQNAgent(2, 2).end_episodes() == 0
+
+
+def test_a_dueling_agents_windows_carry_the_mask_of_each_first_state_into_the_replay(tmp_path):
+    agent = agent_of(3, n_actions=3, dueling=True)
+    masks = [np.array(m, bool) for m in ([1, 0, 0], [0, 1, 0], [1, 0, 1], [1, 1, 0], [0, 0, 1])]
+    actions = [0, 1, 2, 1, 2]
+    for t in range(4):
+        agent.observe(np.array([t]), actions[t], 1.0, np.array([t + 1]), False, action_mask=masks[t])
+    # two windows have left (s0 and s1); s2 and s3 wait with their masks, also across a save and load
+    np.testing.assert_array_equal(agent.buffer.action_mask[:2], masks[:2])
+    agent.save(tmp_path / "a.npz", include_buffer=True)
+    agent = type(agent).load(tmp_path / "a.npz")
+    agent.observe(np.array([4]), actions[4], 1.0, np.array([5]), True, action_mask=masks[4])
+    assert stored(agent)[0] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_array_equal(agent.buffer.action_mask[:5], masks)
+    plain = agent_of(3, n_actions=3)  # a plain agent's windows keep no masks, and its replay none
+    plain.observe(np.array([0]), 0, 1.0, np.array([1]), True, action_mask=masks[0])
+    assert plain.nstep.masks is None and plain.buffer.action_mask is None

@@ -195,3 +195,47 @@ def test_bad_discounts_are_refused_and_nothing_is_written(make, call, error, mat
     with pytest.raises(error, match=match):
         call(buf)
     assert len(buf) == 0 and not buf.obs.any()
+
+
+def test_masks_of_obs_are_kept_only_when_asked_default_to_all_allowed_and_survive_a_round_trip():
+    buf = ReplayBuffer(4, 1, n_actions=3, keep_action_mask=True)
+    buf.add(np.zeros((2, 1)), [0, 2], [1.0, 2.0], np.ones((2, 1)), [False, True],
+            action_mask=np.array([[1, 0, 0], [0, 1, 1]], np.int8))
+    buf.add(np.zeros(1), 1, 3.0, np.ones(1), False)  # none given: everything allowed
+    np.testing.assert_array_equal(buf.action_mask[:3], [[True, False, False], [False, True, True], [True] * 3])
+    copy = ReplayBuffer(4, 1, n_actions=3, keep_action_mask=True)
+    copy.load_state_dict(buf.state_dict())
+    np.testing.assert_array_equal(copy.action_mask, buf.action_mask)
+    plain = ReplayBuffer(4, 1, n_actions=3)  # checked, not kept
+    plain.add(np.zeros(1), 0, 0.0, np.ones(1), False, action_mask=np.array([True, False, False]))
+    assert plain.action_mask is None and "action_mask" not in plain.state_dict()
+    for a, b in ((buf, plain), (plain, copy)):
+        with pytest.raises(ValueError, match="disagree on whether masks of obs"):
+            b.load_state_dict(a.state_dict())
+
+
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("call, error, match", [
+    (lambda b: b.add(np.zeros(1), 1, 0.0, np.zeros(1), False, action_mask=np.array([True, False, True])),
+     ValueError, "action must be allowed by action_mask.*action 1 is not, in row 0"),
+    (lambda b: b.add(np.zeros((2, 1)), [0, 2], [0.0, 0.0], np.zeros((2, 1)), [False, False],
+                     action_mask=np.array([[1, 0, 0], [1, 1, 0]])), ValueError, "action 2 is not, in row 1"),
+    (lambda b: b.add(np.zeros(1), 0, 0.0, np.zeros(1), True, action_mask=np.zeros(3, bool)), ValueError,
+     "action_mask allows no action"),
+    (lambda b: b.add(np.zeros(1), 0, 0.0, np.zeros(1), False, action_mask=np.ones(2, bool)), ValueError,
+     r"action_mask must have shape \(3,\)"),
+    (lambda b: b.add(np.zeros(1), 0, 0.0, np.zeros(1), False, action_mask=np.ones(3)), TypeError,
+     "action_mask must be a bool or integer"),
+])
+def test_a_bad_mask_of_obs_is_refused_and_nothing_is_written(keep, call, error, match):
+    buf = ReplayBuffer(5, 1, n_actions=3, keep_action_mask=keep)
+    with pytest.raises(error, match=match):
+        call(buf)
+    assert len(buf) == 0 and not buf.obs.any()
+
+
+def test_keeping_masks_of_obs_needs_n_actions():
+    with pytest.raises(ValueError, match="keep_action_mask=True needs n_actions"):
+        ReplayBuffer(5, 1, keep_action_mask=True)
+    with pytest.raises(TypeError, match="keep_action_mask must be a bool"):
+        ReplayBuffer(5, 1, n_actions=2, keep_action_mask="yes")

@@ -48,6 +48,22 @@ def test_masks_are_passed_along_when_the_env_has_them():
         np.testing.assert_array_equal(kw["next_action_mask"], np.arange(3) != next_obs % 3)
 
 
+def test_the_mask_of_obs_goes_to_an_observe_that_names_action_mask_and_to_no_other():
+    class Naming(RecordingAgent):
+        def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None, action_mask=None):
+            return super().observe(obs, action, reward, next_obs, terminated, action_mask=action_mask)
+    agent = Naming()
+    train(agent, ScriptedEnv(masks=True), 10, progress=False)
+    for obs, action, _, _, _, kw in agent.observes:
+        np.testing.assert_array_equal(kw["action_mask"], np.arange(3) != obs % 3)  # the one act was given
+    agent = Naming()
+    train(agent, ScriptedEnv(), 5, progress=False)  # no masks from the env: none passed
+    assert [kw["action_mask"] for *_, kw in agent.observes] == [None] * 5
+    agent = RecordingAgent()  # observe(**kw) does not name it
+    train(agent, ScriptedEnv(masks=True), 5, progress=False)
+    assert all("action_mask" not in kw for *_, kw in agent.observes)
+
+
 def test_an_agent_that_knows_nothing_of_masks_runs_on_an_env_without_them():
     h = train(MinimalAgent(), ScriptedEnv(), 10, progress=False)
     assert h.episode_returns == [3.0, 2.0, 3.0, 2.0] and h.losses == []
@@ -268,6 +284,24 @@ def test_vector_loop_takes_gymnasiums_object_final_obs_and_final_info_masks():
         np.testing.assert_array_equal(next_obs, obs + 1)  # the finished episode's last obs, not None
         # the next mask is that of the true next observation, also where the copy restarted
         np.testing.assert_array_equal(next_mask, np.stack([np.arange(2) != c % 2 for c in next_obs]))
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_the_vector_loop_passes_each_copys_mask_of_obs_also_where_a_copy_restarted(batched):
+    class ObsMaskRecorder(MaskRecorder):
+        accepts_batches = batched
+
+        def act(self, obs, explore=True, action_mask=None):
+            return super().act(obs, explore, action_mask) if batched else int(np.argmax(action_mask))
+
+        def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None, action_mask=None):
+            self.obs_masks.append((np.reshape(obs, (-1, 1))[:, 0].copy(), np.reshape(action_mask, (-1, 2))))
+    agent = ObsMaskRecorder()
+    agent.obs_masks = []
+    train(agent, ObjectFinalObsVectorEnv(), total_steps=12 * 3, progress=False)
+    assert len(agent.obs_masks) == (12 if batched else 36)
+    for obs, mask in agent.obs_masks:
+        np.testing.assert_array_equal(mask, np.stack([np.arange(2) != c % 2 for c in obs]))
 
 
 @pytest.mark.parametrize("mode, match", [
