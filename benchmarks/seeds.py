@@ -17,6 +17,8 @@ Figures (share = value / optimal value, exact; lift = revenue per session / gree
   seeded ``10_000 + seed`` (README).
 * ``pricing dqn`` and ``shop dqn`` are also given as the median of 3 seeds, as their tests
   assert, over every choice of 3 of the seeds run.
+* ``cartpole dqn`` (where Gymnasium is installed): mean greedy return on 20 fresh episodes of
+  CartPole-v1 after 50,000 steps with ``keep_best``, and the training time (README).
 * ``random-mdp q``: max |Q - Q*| after 40,000 generative-model updates on a random 4x2 MDP
   (tests/test_tabular.py's convergence test; MDP and samples both drawn from the seed).
 
@@ -27,6 +29,7 @@ seed for everything on one core.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import os
 import sys
@@ -38,7 +41,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import print_table  # noqa: E402  (importing it also sets one BLAS thread)
 
-from minidqn import limit_blas_threads  # noqa: E402
+from minidqn import DQNAgent, limit_blas_threads  # noqa: E402
 from minidqn.baselines import GreedyAgent  # noqa: E402
 from minidqn.envs.shop import ShopEnv  # noqa: E402
 from minidqn.experiments import RECIPES, exact_share, make_agent, make_env  # noqa: E402
@@ -47,29 +50,29 @@ from minidqn.tabular import TabularQAgent, policy_evaluation, value_iteration  #
 from minidqn.train import evaluate, train  # noqa: E402
 
 
-def trained(env_name: str, agent_name: str, seed: int):
+def trained(env_name: str, agent_name: str, seed: int, **overrides):
     """The learner trained by its recipe with ``seed`` (as tests/test_learning.py does), and a
-    fresh single env to score it on."""
+    fresh single env to score it on. ``overrides`` replace hyperparameters (benchmarks/ablation.py)."""
     recipe = RECIPES[(env_name, agent_name)]
     env = make_env(env_name, seed=seed, agent=agent_name, num_envs=recipe.num_envs)
-    agent = make_agent(agent_name, env, seed=seed)
+    agent = make_agent(agent_name, env, seed=seed, **overrides)
     train(agent, env, recipe.steps, seed=seed, progress=False)
     return agent, make_env(env_name, seed=seed, agent=agent_name)
 
 
-def tabular_shop(agent_name: str, seed: int) -> dict:
-    agent, env = trained("tabular-shop", agent_name, seed)
+def tabular_shop(agent_name: str, seed: int, **overrides) -> dict:
+    agent, env = trained("tabular-shop", agent_name, seed, **overrides)
     return {"share of optimum": exact_share(agent, env)[1]}
 
 
-def pricing(agent_name: str, seed: int) -> dict:
-    agent, env = trained("pricing", agent_name, seed)
+def pricing(agent_name: str, seed: int, **overrides) -> dict:
+    agent, env = trained("pricing", agent_name, seed, **overrides)
     value, share = exact_share(agent, env)
     return {"share of optimum": share, "value / best fixed": value / env.baseline_values()["best_fixed"]}
 
 
-def shop(agent_name: str, seed: int) -> dict:
-    agent, _ = trained("shop", agent_name, seed)
+def shop(agent_name: str, seed: int, **overrides) -> dict:
+    agent, _ = trained("shop", agent_name, seed, **overrides)
     figures = {}
     for label, episodes, eval_seed in (("test", 300, 10_000), ("demo", 500, 10_000 + seed)):
         learner = evaluate(agent, ShopEnv(), episodes, seed=eval_seed)
@@ -81,6 +84,20 @@ def shop(agent_name: str, seed: int) -> dict:
         if label == "test":
             figures["gap / its s.e. (test)"] = gap / se
     return figures
+
+
+def cartpole(agent_name: str, seed: int, **overrides) -> dict:
+    """Gymnasium's CartPole-v1 (where Gymnasium is installed), as a user would first try it:
+    ``DQNAgent.for_env`` with only a seed, 50,000 steps, ``keep_best`` over an evaluation of 10
+    episodes every 5,000 steps; scored on 20 fresh episodes (500 is the most an episode gives)."""
+    import gymnasium as gym
+    start = time.perf_counter()
+    agent = DQNAgent.for_env(gym.make("CartPole-v1"), seed=seed, **overrides)
+    train(agent, gym.make("CartPole-v1"), CARTPOLE_STEPS, seed=seed, eval_env=gym.make("CartPole-v1"),
+          eval_every=5_000, eval_episodes=10, keep_best=True, progress=False)
+    seconds = time.perf_counter() - start
+    return {"mean greedy return": evaluate(agent, gym.make("CartPole-v1"), 20, seed=10_000 + seed)["mean_return"],
+            "seconds of training": seconds}
 
 
 def random_mdp_q(agent_name: str, seed: int) -> dict:
@@ -115,6 +132,9 @@ PROBLEMS = {
     ("shop", "dqn"): shop,
     ("random-mdp", "q"): random_mdp_q,
 }
+CARTPOLE_STEPS = 50_000
+if importlib.util.find_spec("gymnasium"):  # the optional `gym` extra
+    PROBLEMS[("cartpole", "dqn")] = cartpole
 
 
 def baselines() -> dict:
@@ -125,12 +145,12 @@ def baselines() -> dict:
     greedy = d0 @ policy_evaluation(P, R, R.argmax(axis=1), 1.0) / (d0 @ value_iteration(P, R, 1.0)[1])
     b = make_env("pricing").baseline_values()
     return {"tabular-shop": f"greedy {greedy:.3f}", "pricing": f"best fixed {b['best_fixed'] / b['optimal']:.3f}",
-            "shop": "greedy 1.000", "random-mdp": "-"}
+            "shop": "greedy 1.000", "random-mdp": "-", "cartpole": "solved 475"}
 
 
-def run_one(key: tuple, seed: int) -> tuple:
+def run_one(key: tuple, seed: int, overrides: dict | None = None) -> tuple:
     start = time.perf_counter()
-    figures = PROBLEMS[key](key[1], seed)
+    figures = PROBLEMS[key](key[1], seed, **(overrides or {}))
     return key, seed, figures, time.perf_counter() - start
 
 

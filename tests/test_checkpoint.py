@@ -69,7 +69,8 @@ def peak_bytes(f) -> tuple:
 
 
 def dqn_file(tmp_path, name="a.npz", include_buffer=False, **kw):
-    agent = DQNAgent(3, 2, hidden=(8,), learning_starts=4, batch_size=4, buffer_size=16, seed=1, **kw)
+    agent = DQNAgent(3, 2, hidden=(8,), learning_starts=4, batch_size=4, buffer_size=16, seed=1,
+                      **{"train_freq": 1, **kw})
     rng = np.random.default_rng(0)
     for _ in range(10):
         agent.observe(rng.normal(size=3), int(rng.integers(2)), 1.0, rng.normal(size=3), False)

@@ -67,7 +67,8 @@ def test_vectorized_step_equals_per_sample_loop(double, loss, masks, n_steps, du
     if dueling and masks:  # the masks of s were stored, and differ from those of s'
         assert not agent.buffer.action_mask.all() and (agent.buffer.action_mask != agent.buffer.next_action_mask).any()
     if n_steps > 1:  # a mix of discounts: full windows and windows cut by ends
-        np.testing.assert_allclose(np.unique(agent.buffer.discounts[:agent.buffer.size]), [0.99 ** 3, 0.99 ** 2, 0.99],
+        g = agent.config.gamma
+        np.testing.assert_allclose(np.unique(agent.buffer.discounts[:agent.buffer.size]), [g ** 3, g ** 2, g],
                                    rtol=1e-15)
     rng_state = agent.buffer.rng.bit_generator.state
     idx = agent.buffer.sample_indices(agent.config.batch_size)
@@ -108,7 +109,7 @@ def test_reward_scale_is_the_same_as_scaling_rewards():
 
 
 def test_default_reward_scale_is_fixed_from_the_first_non_zero_rewards(tmp_path):
-    agent = DQNAgent(2, 2, learning_starts=4, batch_size=2, seed=0)
+    agent = DQNAgent(2, 2, learning_starts=4, batch_size=2, train_freq=1, seed=0)
     for _ in range(6):
         agent.observe(np.ones(2), 0, 0.0, np.ones(2), False)
     assert agent.updates == 3 and agent.reward_scale == 1.0 and agent._reward_scale is None
@@ -123,7 +124,7 @@ def test_default_reward_scale_is_fixed_from_the_first_non_zero_rewards(tmp_path)
 
 
 def test_learning_starts_counts_transitions_even_beyond_the_buffer_capacity():
-    agent = DQNAgent(2, 2, buffer_size=50, batch_size=8, learning_starts=100, seed=0)
+    agent = DQNAgent(2, 2, buffer_size=50, batch_size=8, learning_starts=100, train_freq=1, seed=0)
     for _ in range(120):
         agent.observe(np.ones(2), 0, 1.0, np.ones(2), False)
     assert agent.updates == 21
@@ -221,7 +222,7 @@ def test_recommend_ranks_by_q_and_skips_masked():
 
 
 def test_target_net_untouched_by_a_step_then_synced_by_hard_update():
-    agent = filled_agent(target_update=3)
+    agent = filled_agent(target_update=3, tau=None)
     before = agent.target.params.copy()
     online_before = agent.online.params.copy()
     agent.train_step(), agent.train_step()
@@ -401,7 +402,7 @@ def test_an_epsilon_schedule_is_checked_at_every_step_not_only_the_first():
 
 
 def test_tiny_rewards_are_kept_exactly_and_scaled_to_order_one():
-    agent = DQNAgent(2, 2, learning_starts=4, batch_size=4, seed=0)
+    agent = DQNAgent(2, 2, learning_starts=4, batch_size=4, train_freq=1, seed=0)
     for i in range(4):
         agent.observe(np.full(2, float(i)), i % 2, 3e-50, np.full(2, i + 1.0), False)
     assert agent.buffer.rewards[0] == 3e-50  # float32 would have stored 0.0

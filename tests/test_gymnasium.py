@@ -108,7 +108,7 @@ def test_cliff_walking_has_no_time_limit_and_evaluate_still_returns():
 
 def test_cartpole_dqn_runs_and_the_time_limit_caps_evaluation():
     env = gym.make("CartPole-v1")
-    agent = DQNAgent.for_env(env, seed=0, learning_starts=200, batch_size=32, hidden=(32,))
+    agent = DQNAgent.for_env(env, seed=0, learning_starts=200, batch_size=32, hidden=(32,), train_freq=1)
     h = train(agent, env, total_steps=1_500, seed=0, progress=False)
     check_history(h, 1_500)
     assert len(h.losses) > 100 and all(np.isfinite(h.losses))
@@ -124,7 +124,7 @@ def test_cartpole_dqn_runs_and_the_time_limit_caps_evaluation():
 
 def test_acrobot_dqn_runs():
     env = gym.make("Acrobot-v1")
-    agent = DQNAgent.for_env(env, seed=0, learning_starts=200, batch_size=32, hidden=(32,))
+    agent = DQNAgent.for_env(env, seed=0, learning_starts=200, batch_size=32, hidden=(32,), train_freq=1)
     assert (agent.obs_dim, agent.n_actions) == (6, 3)
     h = train(agent, env, total_steps=1_200, seed=0, progress=False)
     check_history(h, 1_200)
@@ -151,7 +151,7 @@ class DoneCounter(gym.Wrapper):
 def test_same_step_sync_vector_cartpole_stores_final_observations_and_records_every_episode():
     copies = [DoneCounter(gym.make("CartPole-v1")) for _ in range(4)]
     env = gym.vector.SyncVectorEnv([lambda e=e: e for e in copies], autoreset_mode=SAME_STEP)
-    agent = DQNAgent.for_env(env, seed=0, learning_starts=200, batch_size=32, hidden=(32,))
+    agent = DQNAgent.for_env(env, seed=0, learning_starts=200, batch_size=32, hidden=(32,), train_freq=1)
     h = train(agent, env, total_steps=2_000, seed=0, progress=False)
     assert h.total_steps == 2_000 and sum(c.steps for c in copies) == 2_000
     assert len(h.episode_lengths) == sum(c.ends for c in copies) > 40
@@ -287,7 +287,7 @@ def test_to_gymnasium_keeps_spaces_dtypes_bounds_and_trajectories():
 def test_the_shop_through_to_gymnasium_trains_in_a_same_step_vector_env():
     env = gym.vector.SyncVectorEnv([lambda i=i: to_gymnasium(ShopEnv(seed=i)) for i in range(3)],
                                    autoreset_mode=SAME_STEP)
-    agent = DQNAgent.for_env(env, seed=0, learning_starts=200, batch_size=32, hidden=(32,))
+    agent = DQNAgent.for_env(env, seed=0, learning_starts=200, batch_size=32, hidden=(32,), train_freq=1)
     h = train(agent, env, total_steps=900, seed=0, progress=False)
     check_history(h, 900)
     assert len(h.episode_lengths) > 10 and len(h.losses) > 50
