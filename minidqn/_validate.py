@@ -156,3 +156,12 @@ def check_space(who: str, env, role: str, discrete_only: bool = False) -> tuple[
     raise TypeError(f"{who} needs a Box of shape (d,) or a Discrete(n) observation space, got {space!r}: wrap "
                     f"the env in {wrappers}.FlattenObservation, which makes it a flat Box (one-hot for "
                     f"discrete parts)")
+
+
+def check_layer_sizes(sizes) -> list[int]:
+    """A network's layer widths ``[input, *hidden, output]`` as a list of positive ints."""
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+        raise TypeError(f"sizes must be a sequence of layer widths, got {sizes!r}")
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least an input and an output width, got {list(sizes)}")
+    return [check_int(f"sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes)]

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_array, check_int, check_mask
+from ._validate import check_array, check_layer_sizes, check_mask
 from .mlp import MLP, count_params as mlp_count_params
 
 
@@ -71,11 +71,7 @@ class DuelingQNet:
     """
 
     def __init__(self, sizes, activation: str = "relu", seed=0, dtype=np.float32):
-        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-            raise TypeError(f"sizes must be a sequence of layer widths, got {sizes!r}")
-        if len(sizes) < 2:
-            raise ValueError(f"sizes needs at least an input and an output width, got {list(sizes)}")
-        self.sizes = [check_int(f"sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes)]
+        self.sizes = check_layer_sizes(sizes)
         self.mlp = MLP([*self.sizes[:-1], 1 + self.sizes[-1]], activation, seed=seed, dtype=dtype)
         self.activation, self.dtype = self.mlp.activation, self.mlp.dtype
         self.params, self.grads = self.mlp.params, self.mlp.grads

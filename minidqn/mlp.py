@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checkpoint import open_checkpoint, save_arrays
-from ._validate import as_generator, check_array, check_int
+from ._validate import as_generator, check_array, check_layer_sizes
 
 ACTIVATIONS = ("relu", "tanh")
 STATE_KEYS = ("sizes", "activation", "dtype", "params")  # what state_dict() holds
@@ -46,11 +46,7 @@ class MLP:
     """
 
     def __init__(self, sizes, activation: str = "relu", seed=0, dtype=np.float32):
-        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
-            raise TypeError(f"sizes must be a sequence of layer widths, got {sizes!r}")
-        if len(sizes) < 2:
-            raise ValueError(f"sizes needs at least an input and an output width, got {list(sizes)}")
-        self.sizes = [check_int(f"sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes)]
+        self.sizes = check_layer_sizes(sizes)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.activation = activation
