@@ -1,7 +1,7 @@
 """Learning results over seeds: the spread that every learning test's threshold is set from.
 
 A learning curve is one draw: the same seed on another CPU rounds differently and lands
-elsewhere. So each learner is trained, with exactly the recipe and budget its test and the demo
+elsewhere. So each learner is trained, with its defaults and the budget its test and the demo
 use (``minidqn.experiments.RECIPES``), once per seed, and the table gives min / median / max and
 the interquartile range of each figure, beside the baseline it is compared with. A test then
 asserts with a margin below the minimum here (its comment quotes the row it comes from).
@@ -15,8 +15,8 @@ Figures (share = value / optimal value, exact; lift = revenue per session / gree
 * ``shop dqn``: lift over the myopic oracle on 300 fresh shoppers seeded 10,000, and the gap in
   standard errors, as tests/test_learning.py measures it; and the demo's lift, on 500 shoppers
   seeded ``10_000 + seed`` (README).
-* ``pricing dqn`` and ``shop dqn`` are also given as the median of 3 seeds, as their tests
-  assert, over every choice of 3 of the seeds run.
+* ``pricing dqn`` is also given as the median of 3 seeds, as its test asserts, over every
+  choice of 3 of the seeds run.
 * ``cartpole dqn``, ``acrobot dqn``, ``mountaincar dqn`` (where Gymnasium is installed): mean
   greedy return on 20 fresh episodes of CartPole-v1 (500 at most), Acrobot-v1 and
   MountainCar-v0 (-500 and -200 at worst) after 50,000 steps with ``keep_best``, and the
@@ -25,7 +25,7 @@ Figures (share = value / optimal value, exact; lift = revenue per session / gree
   (tests/test_tabular.py's convergence test; MDP and samples both drawn from the seed).
 
 Run: ``python benchmarks/seeds.py [--seeds 10] [--first 0] [--only pricing,shop] [--jobs 2]``.
-Seeds are ``first .. first + seeds - 1``; the test's own seed is 0. Expect about a minute per
+Seeds are ``first .. first + seeds - 1``; the test's own seed is 0. Expect about three minutes per
 seed for everything on one core.
 """
 from __future__ import annotations
