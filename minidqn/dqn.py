@@ -47,12 +47,10 @@ class DQNAgent:
         self.config = cfg = DQNConfig(**hyperparameters)  # validates every field
         self.rng = as_generator(cfg.seed, "seed")
         net_seed, buffer_seed = self.rng.integers(2**63, size=2)
-        self.online = MLP([self.obs_dim, *cfg.hidden, self.n_actions], cfg.activation,
-                          seed=int(net_seed), dtype=cfg.dtype)
+        self.online = self._network(int(net_seed))
         self.target = self.online.copy()
         self.optimizer = Adam(self.online.params, lr=cfg.lr)
-        self.buffer = ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=int(buffer_seed),
-                                   n_actions=self.n_actions, gamma=cfg.gamma)
+        self.buffer = self._replay(int(buffer_seed))
         # transitions wait here until their n-step return is known (none wait when n_steps is 1)
         self.nstep = NStepWindows(cfg.n_steps, cfg.gamma, (self.obs_dim,), cfg.dtype) if cfg.n_steps > 1 else None
         self._loss = {"huber": huber, "mse": mse}[cfg.loss]
@@ -61,6 +59,17 @@ class DQNAgent:
         self._since_train = 0
         self.metadata: dict = {}  # free-form, saved with the agent (e.g. the env it was trained on)
         self._reward_scale = cfg.reward_scale  # None until fixed from data (see DQNConfig)
+
+    def _network(self, seed: int) -> MLP:
+        """The online network ``[obs_dim, *hidden, n_actions]`` (``ItemDQNAgent`` scores products instead)."""
+        cfg = self.config
+        return MLP([self.obs_dim, *cfg.hidden, self.n_actions], cfg.activation, seed=seed, dtype=cfg.dtype)
+
+    def _replay(self, seed: int) -> ReplayBuffer:
+        """The replay buffer, with next-state action masks and per-transition discounts."""
+        cfg = self.config
+        return ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=seed, n_actions=self.n_actions,
+                            gamma=cfg.gamma)
 
     @classmethod
     def for_env(cls, env, **hyperparameters) -> "DQNAgent":
