@@ -170,6 +170,19 @@ class ItemDQNAgent(DQNAgent):
         super().restore(snapshot)
         self._version += 1
 
+    def pair_input_gradients(self, obs, actions) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, G)`` for ``explain``: ``X (len(actions), obs_dim + d_item)`` the rows ``[s, x_a]``,
+        ``G`` the same shape, ``dQ(s, a)/d[s, x_a]`` in reward units (one backward pass for all)."""
+        x, batched = self.encode(obs)
+        if batched:
+            raise ValueError("explain takes one observation, got a batch")
+        actions = np.asarray(actions, np.int64)
+        S, X = np.repeat(x, actions.size, axis=0), self.items[actions]
+        net = self.online.copy()  # leave the agent's gradient buffer alone
+        net.forward_pairs(S, X)
+        dS, dX = net.backward_pairs(np.ones(actions.size, net.params.dtype), input_grad=True)
+        return np.concatenate([S, X], axis=1), np.concatenate([dS, dX], axis=1) / self.reward_scale
+
     # ------------------------------------------------------------------ learning
     def train_step(self) -> float:
         """One vectorized Double-DQN update: ``B`` sampled transitions, the target's max over the

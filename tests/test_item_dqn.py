@@ -238,3 +238,37 @@ def test_load_refuses_other_files_and_network_overrides(tmp_path):
     (tmp_path / "cut.npz").write_bytes(data[:len(data) // 2])
     with pytest.raises(ValueError, match="cut.npz"):
         ItemDQNAgent.load(tmp_path / "cut.npz")
+
+
+def test_explain_attributes_to_the_state_and_the_products_features():
+    from minidqn import explain
+    from minidqn.report import explain_lines
+    env = ShopEnv(ShopConfig(n_items=20))
+    agent = ItemDQNAgent.for_env(env, seed=0, dtype=np.float64)
+    agent.online.params += np.random.default_rng(0).normal(0, 0.1, agent.online.params.size)
+    obs, _ = env.reset(seed=1)
+    names = env.feature_names + env.item_feature_names
+    got = explain(agent, obs, k=3, feature_names=names, top_features=40)
+    q = agent.q_values(obs)
+    assert [e.action for e in got] == np.argsort(-q, kind="stable")[:3].tolist()
+    X, G = agent.pair_input_gradients(obs, [e.action for e in got])
+    for e, x, g in zip(got, X, G):
+        assert e.q == pytest.approx(q[e.action])
+        # each listed attribution is gradient times input of that action's row [s, x_a]
+        for name, value, attribution in e.features:
+            j = names.index(name)
+            assert (value, attribution) == pytest.approx((x[j], g[j] * x[j]))
+        np.testing.assert_array_equal(x[len(obs):], agent.items[e.action])
+    # the gradient w.r.t. the product's features, by finite differences of Q(s, x_a)
+    a, eps = got[0].action, 1e-6
+    for j in range(agent.d_item):
+        up, down = agent.items.copy(), agent.items.copy()
+        up[a, j] += eps
+        down[a, j] -= eps
+        agent.set_items(up)
+        q_up = agent.q_values(obs)[a]
+        agent.set_items(down)
+        q_down = agent.q_values(obs)[a]
+        assert G[0, len(obs) + j] == pytest.approx((q_up - q_down) / (2 * eps), rel=1e-5, abs=1e-8)
+    assert any("category_" in line or "price" in line or "quality" in line or "appeal" in line
+               for line in explain_lines(agent, env, obs, 3))
