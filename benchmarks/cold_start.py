@@ -41,7 +41,7 @@ CATALOGUES = {"train": ShopConfig(), "new 100": ShopConfig(catalogue_seed=1),
 EVAL_SEED = 12_345  # the same 500 shoppers for every agent and seed
 
 
-def run_seed(seed: int, steps: int, episodes: int) -> dict:
+def run_seed(seed: int, steps: int, episodes: int, save_dir: str | None = None) -> dict:
     """Revenue per session of every agent on every catalogue, for one training seed."""
     recipe = RECIPES[("shop", "dqn")]
     out = {}
@@ -49,6 +49,8 @@ def run_seed(seed: int, steps: int, episodes: int) -> dict:
     item = ItemDQNAgent.for_env(VectorShopEnv(recipe.num_envs), seed=seed, **recipe.hyperparameters)
     train(item, VectorShopEnv(recipe.num_envs, seed=seed), steps, seed=seed, progress=False)
     out["train_seconds_item_dqn"] = time.perf_counter() - start
+    if save_dir:
+        item.save(os.path.join(save_dir, f"item_dqn_seed{seed}.npz"), metadata={"env": "shop", "agent": "item-dqn"})
     start = time.perf_counter()
     dqn = make_agent("dqn", VectorShopEnv(recipe.num_envs), seed=seed)
     train(dqn, VectorShopEnv(recipe.num_envs, seed=seed), steps, seed=seed, progress=False)
@@ -89,10 +91,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--episodes", type=int, default=500)
     parser.add_argument("--out", default="cold_start.json", help="JSON file of every run (appended to)")
+    parser.add_argument("--save-dir", help="folder to save each seed's trained ItemDQNAgent in")
     args = parser.parse_args()
     runs = json.load(open(args.out)) if os.path.exists(args.out) else {}
     for seed in args.seeds:
-        runs[str(seed)] = run_seed(seed, args.steps, args.episodes)
+        runs[str(seed)] = run_seed(seed, args.steps, args.episodes, args.save_dir)
         with open(args.out, "w") as f:
             json.dump(runs, f, indent=1)
         print(f"seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in runs[str(seed)].items()), flush=True)

@@ -76,7 +76,8 @@ def load_item_dqn(cls, path, overrides: dict):
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"{where} holds an unusable {KIND} description: {type(e).__name__}: {e}") from e
         if meta["config"].get("epsilon") == "callable" and "epsilon" not in overrides:
-            raise ValueError(f"the saved agent used a custom callable epsilon; pass epsilon=... to {KIND}.load({where})")
+            raise ValueError(f"the saved agent used a custom callable epsilon; pass epsilon=... to "
+                             f"{KIND}.load({where})")
         config = DQNConfig(**{**saved, **overrides})
         n_params = NETWORKS[arch].count(sizes["obs_dim"], sizes["d_item"], config.hidden, sizes["embed_dim"], where)
         for name in ("online.params", "target.params", "adam.m", "adam.v"):
