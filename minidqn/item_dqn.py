@@ -74,10 +74,10 @@ class ItemReplay(ReplayBuffer):
         self.actions[:] = 0
         self.catalogue = catalogue
 
-    def add(self, obs, action, reward, next_obs, terminated, next_action_mask=None, discount=None) -> None:
+    def add(self, obs, action, *fields, **named) -> None:
         """``ReplayBuffer.add`` (which checks everything first), then the chosen products' features."""
         start = self.pos
-        super().add(obs, action, reward, next_obs, terminated, next_action_mask, discount)
+        super().add(obs, action, *fields, **named)
         action = np.asarray(action).reshape(-1)
         skip = max(0, action.size - self.capacity)  # of a batch larger than the buffer, the tail stays
         self.item_x[(start + skip + np.arange(action.size - skip)) % self.capacity] = self.catalogue[action[skip:]]
@@ -111,6 +111,9 @@ class ItemDQNAgent(DQNAgent):
                  one_hot: bool = False, **hyperparameters):
         if architecture not in NETWORKS:
             raise ValueError(f"architecture must be one of {tuple(NETWORKS)}, got {architecture!r}")
+        if hyperparameters.get("dueling"):
+            raise ValueError("dueling=True is not available for ItemDQNAgent: its Q comes from (state, product) "
+                             "pairs, with no per-state advantage head")
         self.architecture = architecture
         self.embed_dim = check_int("embed_dim", embed_dim, minimum=1)
         items = self._check_items(item_features)
@@ -168,9 +171,9 @@ class ItemDQNAgent(DQNAgent):
             self._cache = (*key, self.online.embed(self.items))
         self.online.items = self._cache[2]
 
-    def _finite_q(self, x: np.ndarray) -> np.ndarray:
+    def _finite_q(self, x: np.ndarray, *args, **kwargs) -> np.ndarray:
         self._embed_catalogue()
-        return super()._finite_q(x)
+        return super()._finite_q(x, *args, **kwargs)
 
     def restore(self, snapshot: dict) -> None:
         super().restore(snapshot)
