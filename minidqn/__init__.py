@@ -15,6 +15,7 @@ from .envs.pricing import PricingConfig, PricingEnv
 from .envs.shop import ShopConfig, ShopEnv
 from .envs.tabular_shop import TabularShop
 from .envs.vector_shop import VectorShopEnv
+from .item_dqn import ItemDQNAgent
 from .explain import explain
 from .losses import huber, mse
 from .mlp import MLP
@@ -28,7 +29,7 @@ from .train import History, evaluate, train
 __all__ = [
     "MLP", "Adam", "SGD", "clip_grad_norm", "mse", "huber",
     "td_target", "q_update", "value_iteration", "policy_evaluation", "TabularQAgent",
-    "ReplayBuffer", "Batch", "DQNAgent", "DQNConfig", "LinearSchedule", "PowerStepSize",
+    "ReplayBuffer", "Batch", "DQNAgent", "DQNConfig", "ItemDQNAgent", "LinearSchedule", "PowerStepSize",
     "RandomAgent", "PopularityAgent", "GreedyAgent", "OracleAgent",
     "train", "evaluate", "History", "explain", "limit_blas_threads",
     "Discrete", "Box", "TabularShop", "ShopEnv", "ShopConfig", "VectorShopEnv", "PricingEnv", "PricingConfig",

@@ -127,8 +127,9 @@ def cmd_train(args) -> int:
     (``history.interrupted``) the log and plot cover the steps done, else there is no log.
     """
     if (args.env, args.agent) not in ex.RECIPES:
-        raise ValueError(f"--agent {args.agent} cannot learn on --env {args.env}: Q-learning needs a finite "
-                         "state space (tabular-shop, pricing); use --agent dqn")
+        why = ("item DQN scores products by their features: --env shop" if args.agent == "item-dqn" else
+               "Q-learning needs a finite state space (tabular-shop, pricing); use --agent dqn")
+        raise ValueError(f"--agent {args.agent} cannot learn on --env {args.env}: {why}")
     recipe = ex.RECIPES[(args.env, args.agent)]
     hyper = _hyperparameters(args)
     if args.num_envs and args.env != "shop":

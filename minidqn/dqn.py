@@ -49,12 +49,10 @@ class DQNAgent:
         self.config = cfg = DQNConfig(**hyperparameters)  # validates every field
         self.rng = as_generator(cfg.seed, "seed")
         net_seed, buffer_seed = self.rng.integers(2**63, size=2)
-        self.online = (DuelingQNet if cfg.dueling else MLP)([self.obs_dim, *cfg.hidden, self.n_actions],
-                                                            cfg.activation, seed=int(net_seed), dtype=cfg.dtype)
+        self.online = self._network(int(net_seed))
         self.target = self.online.copy()
         self.optimizer = Adam(self.online.params, lr=cfg.lr)
-        self.buffer = ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=int(buffer_seed),
-                                   n_actions=self.n_actions, gamma=cfg.gamma, keep_action_mask=cfg.dueling)
+        self.buffer = self._replay(int(buffer_seed))
         # transitions wait here until their n-step return is known (none wait when n_steps is 1)
         self.nstep = NStepWindows(cfg.n_steps, cfg.gamma, (self.obs_dim,), cfg.dtype,
                                   self.n_actions if cfg.dueling else None) if cfg.n_steps > 1 else None
@@ -64,6 +62,19 @@ class DQNAgent:
         self._since_train = 0
         self.metadata: dict = {}  # free-form, saved with the agent (e.g. the env it was trained on)
         self._reward_scale = cfg.reward_scale  # None until fixed from data (see DQNConfig)
+
+    def _network(self, seed: int):
+        """The online network ``[obs_dim, *hidden, n_actions]``, an ``MLP`` or with ``dueling`` a
+        ``DuelingQNet`` (``ItemDQNAgent`` scores products instead)."""
+        cfg = self.config
+        return (DuelingQNet if cfg.dueling else MLP)([self.obs_dim, *cfg.hidden, self.n_actions],
+                                                     cfg.activation, seed=seed, dtype=cfg.dtype)
+
+    def _replay(self, seed: int) -> ReplayBuffer:
+        """The replay buffer, with next-state action masks and per-transition discounts."""
+        cfg = self.config
+        return ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=seed, n_actions=self.n_actions,
+                            gamma=cfg.gamma, keep_action_mask=cfg.dueling)  # a dueling mean needs the mask of s
 
     @classmethod
     def for_env(cls, env, **hyperparameters) -> "DQNAgent":
@@ -250,28 +261,16 @@ class DQNAgent:
         ``y = r + gamma * Q_target(s', argmax_a' Q_online(s', a'))`` (``y = r`` where terminated;
         ``gamma`` is each transition's stored discount: ``gamma``, or ``gamma^k`` for a k-step return),
         the loss between ``y`` and ``Q_online(s, a)`` of the taken actions, backward, clip, Adam,
-        and the target network's sync. ``tests/test_dqn.py`` checks it against the same update
-        written one transition at a time.
+        and the target network's sync (the target in :meth:`_td_target`, the step and sync in
+        :meth:`_apply_gradients`: ``ItemDQNAgent`` shares both). ``tests/test_dqn.py`` checks it
+        against the same update written one transition at a time.
         """
         cfg, buf, rows = self.config, self.buffer, self._rows
         idx = buf.sample_indices(cfg.batch_size)                           # (B,), uniform, with replacement
         obs, act, rew, next_obs, done = buf.batch(idx)                     # (B, d) (B,) (B,) (B, d) (B,)
-        next_mask = buf.next_action_mask[idx]                              # (B, A): a' allowed in s'
-        discount = buf.discounts[idx]                                      # (B,): gamma, or gamma^k (n-step)
         # a dueling head's mean runs over the actions each state allows; a plain MLP takes no mask
-        at_s, at_next = ({"mask": buf.action_mask[idx]}, {"mask": next_mask}) if cfg.dueling else ({}, {})
-        if self._reward_scale is None:
-            self._fix_reward_scale()
-
-        # The target. The target net only evaluates; it is never trained (no backward through it).
-        next_q_target = self.target.predict(next_obs, **at_next)            # (B, A)
-        # Double DQN: the online net chooses a', the target net values it (plain DQN: target does both).
-        chooser = self.online.predict(next_obs, **at_next) if cfg.double else next_q_target
-        next_a = np.where(next_mask, chooser, -np.inf).argmax(axis=1)      # (B,), allowed actions only
-        next_q = next_q_target[rows, next_a]                                # (B,)
-        # No bootstrap from a terminal state (a time-limit cut was stored as not terminated).
-        # np.where, not (1 - done) * next_q: 0 * inf would be NaN.
-        td_target = rew * self.reward_scale + discount * np.where(done, 0.0, next_q)  # (B,)
+        at_s = {"mask": buf.action_mask[idx]} if cfg.dueling else {}
+        td_target = self._td_target(idx, rew, next_obs, done)              # (B,)
 
         # The loss, and its gradient through Q(s, a) of the taken actions only.
         q = self.online.forward(obs, **at_s)                                # (B, A), kept for backward
@@ -281,6 +280,32 @@ class DQNAgent:
         dq = np.zeros_like(q)                                               # (B, A)
         dq[rows, act] = dq_taken                                            # other actions: no gradient
         self.online.backward(dq, input_grad=False)
+        return self._apply_gradients(loss)
+
+    def _td_target(self, idx, rew, next_obs, done) -> np.ndarray:
+        """``y = r + gamma * Q_target(s', argmax_a' Q_online(s', a'))`` of the stored transitions
+        ``idx`` (``y = r`` where terminated), ``(B,)``; the max over the actions allowed in ``s'``.
+        (``ItemDQNAgent`` shares it: its networks' ``predict`` scores the current catalogue.)"""
+        cfg, buf = self.config, self.buffer
+        next_mask = buf.next_action_mask[idx]                              # (B, A): a' allowed in s'
+        discount = buf.discounts[idx]                                      # (B,): gamma, or gamma^k (n-step)
+        at_next = {"mask": next_mask} if cfg.dueling else {}               # dueling: mean over allowed a'
+        if self._reward_scale is None:
+            self._fix_reward_scale()
+        # The target net only evaluates; it is never trained (no backward through it).
+        next_q_target = self.target.predict(next_obs, **at_next)            # (B, A)
+        # Double DQN: the online net chooses a', the target net values it (plain DQN: target does both).
+        chooser = self.online.predict(next_obs, **at_next) if cfg.double else next_q_target
+        next_a = np.where(next_mask, chooser, -np.inf).argmax(axis=1)      # (B,), allowed actions only
+        next_q = next_q_target[np.arange(idx.size), next_a]                 # (B,)
+        # No bootstrap from a terminal state (a time-limit cut was stored as not terminated).
+        # np.where, not (1 - done) * next_q: 0 * inf would be NaN.
+        return rew * self.reward_scale + discount * np.where(done, 0.0, next_q)  # (B,)
+
+    def _apply_gradients(self, loss: float) -> float:
+        """Clip ``online.grads`` (written by backward), take Adam's step and let the target network
+        follow; returns ``loss``. A non-finite gradient norm stops it before anything changes."""
+        cfg = self.config
         norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm or np.inf)
         if not math.isfinite(norm):
             raise self._divergence(loss, norm)

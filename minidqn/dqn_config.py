@@ -53,7 +53,8 @@ class DQNConfig:
         default_factory=lambda: LinearSchedule(1.0, 0.05, 10_000))
     reward_scale: float | None = None  # rewards are multiplied by this when learning (Q is reported in
                                      # reward units); None: 1 / max |reward| stored at the first update
-                                     # that sees a non-zero reward, then fixed
+                                     # that sees a non-zero reward, then fixed. With Adam, 1/M makes each
+                                     # update move Q about M times further in reward units (README)
     seed: int | np.random.Generator | None = 0  # seeds networks, replay sampling and exploration
     dtype: type = np.float32         # float32, or float64 for exact checks
 

@@ -19,6 +19,8 @@ from .envs.pricing import PricingEnv
 from .envs.shop import ShopEnv
 from .envs.tabular_shop import TabularShop
 from .envs.vector_shop import VectorShopEnv
+from .item_dqn import ItemDQNAgent
+from .schedules import LinearSchedule
 from .tabular import TabularQAgent, policy_evaluation, value_iteration
 from .train import train
 
@@ -26,7 +28,8 @@ ENVS = ("tabular-shop", "shop", "pricing")
 POPULARITY_LOG_STEPS = 20_000  # random recommendations the popularity baseline counts purchases in
 LEARNERS = ("q", "dqn")
 BASELINES = ("random", "popularity", "greedy", "oracle")
-TITLES = {"q": "Q-learning", "dqn": "DQN"}
+TITLES = {"q": "Q-learning", "dqn": "DQN", "item-dqn": "item DQN"}
+TRAINABLE = LEARNERS + ("item-dqn",)  # item-dqn: the shop only (it scores products by their features)
 
 
 @dataclass
@@ -45,6 +48,10 @@ RECIPES = {
     ("pricing", "dqn"): Recipe(50_000),          # DQNAgent's defaults
     ("shop", "dqn"): Recipe(100_000),            # DQNAgent's defaults, one shopper at a time
 }
+# ItemDQNAgent: the settings its figures were measured with (benchmarks/cold_start.py, README), written
+# out so that a change of DQNConfig's defaults or of the DQN recipe does not change them unmeasured.
+RECIPES[("shop", "item-dqn")] = Recipe(100_000, dict(gamma=0.8, tau=0.01, lr=5e-4, train_freq=2,
+                                                     epsilon=LinearSchedule(1.0, 0.05, 50_000)), num_envs=8)
 
 
 def make_env(name: str, seed=None, agent: str = "dqn", num_envs: int = 1):
@@ -62,11 +69,11 @@ def make_env(name: str, seed=None, agent: str = "dqn", num_envs: int = 1):
 def make_agent(name: str, env, seed=0, **hyperparameters):
     """A fresh agent ``name`` for ``env``: a learner with its recipe's settings (overridden by
     ``hyperparameters``), or a baseline."""
-    if name in ("q", "dqn"):
+    if name in TRAINABLE:
         env_name = _env_name(env)
         settings = {**RECIPES[(env_name, name)].hyperparameters, **hyperparameters} \
             if (env_name, name) in RECIPES else hyperparameters
-        cls = TabularQAgent if name == "q" else DQNAgent
+        cls = {"q": TabularQAgent, "dqn": DQNAgent, "item-dqn": ItemDQNAgent}[name]
         return cls.for_env(env, seed=seed, **settings)
     if name == "random":
         return RandomAgent.for_env(env, seed=seed)
@@ -80,7 +87,7 @@ def make_agent(name: str, env, seed=0, **hyperparameters):
         if not callable(getattr(env, "model", None)):
             raise ValueError(f"the oracle needs an exact model: tabular-shop or pricing, not {_env_name(env)}")
         return OracleAgent(env, seed=seed)
-    raise ValueError(f"agent must be one of {LEARNERS + BASELINES}, got {name!r}")
+    raise ValueError(f"agent must be one of {TRAINABLE + BASELINES}, got {name!r}")
 
 
 def _env_name(env) -> str:
@@ -121,10 +128,12 @@ def load_agent(path):
         kind = checkpoint_kind(path)
     except damaged as e:
         raise ValueError(f"{str(path)!r} is not a readable checkpoint: {type(e).__name__}: {e}") from None
-    if kind not in ("DQNAgent", "TabularQAgent"):
+    classes = {"DQNAgent": (DQNAgent, "dqn"), "TabularQAgent": (TabularQAgent, "q"),
+               "ItemDQNAgent": (ItemDQNAgent, "item-dqn")}
+    if kind not in classes:
         raise ValueError(f"{str(path)!r} holds a {kind!r}, not an agent")
     try:
-        agent = (DQNAgent if kind == "DQNAgent" else TabularQAgent).load(path)
+        agent = classes[kind][0].load(path)
     except damaged as e:
         raise ValueError(f"{str(path)!r} could not be read as a {kind}: {type(e).__name__}: {e}") from None
     metadata = agent.metadata if isinstance(agent.metadata, dict) else {}
@@ -132,7 +141,7 @@ def load_agent(path):
     if not isinstance(env_name, str) or env_name not in ENVS:
         raise ValueError(f"{str(path)!r} does not say which env it was trained on (save it with "
                          f"metadata={{'env': ...}}, one of {ENVS})")
-    return agent, env_name, "dqn" if kind == "DQNAgent" else "q"
+    return agent, env_name, classes[kind][1]
 
 
 def _takes(agent) -> str:

@@ -43,8 +43,13 @@ def input_gradients(agent, obs, actions, action_mask=None) -> tuple[np.ndarray, 
     of ``obs``) matters to a dueling network only, whose mean runs over the allowed actions.
 
     The observation is repeated once per action and one backward pass gives every row: row ``i``
-    of the output gradient is the one-hot of ``actions[i]``.
+    of the output gradient is the one-hot of ``actions[i]``. For an agent that scores (state,
+    product) pairs (``ItemDQNAgent``), ``x`` is ``(len(actions), d + d_item)``: row ``i`` is the
+    state followed by the features of product ``actions[i]``, so the attributions say which
+    state features and which of the product's features raise ``Q(s, a)``.
     """
+    if callable(getattr(agent, "pair_input_gradients", None)):  # ItemDQNAgent: a row [s, x_a] per action
+        return agent.pair_input_gradients(obs, actions)
     x, batched = agent.encode(obs)
     if batched:
         raise ValueError("explain takes one observation, got a batch")
@@ -62,7 +67,9 @@ def input_gradients(agent, obs, actions, action_mask=None) -> tuple[np.ndarray, 
 def explain(agent, obs, k: int = 3, action_mask=None, feature_names=None, top_features: int = 3):
     """Explain the agent's top-``k`` actions for one observation.
 
-    Works for a ``DQNAgent`` (feature attributions) and a ``TabularQAgent`` (Q row and gaps).
+    Works for a ``DQNAgent`` (feature attributions), an ``ItemDQNAgent`` (attributions over the
+    state's features and the product's; ``feature_names`` then names both, state first) and a
+    ``TabularQAgent`` (Q row and gaps).
     ``feature_names`` defaults to ``x0, x1, ...``; for a one-hot agent, to ``state=i``.
     Returns a list of :class:`ActionExplanation`, best first.
     """
@@ -83,12 +90,12 @@ def explain(agent, obs, k: int = 3, action_mask=None, feature_names=None, top_fe
     features = [[] for _ in ranked]
     if network and top_features:  # attribute to the inputs
         x, grads = input_gradients(agent, obs, ranked, action_mask)
+        d = grads.shape[1]
         if feature_names is None:
-            feature_names = ([f"state={i}" for i in range(x.size)] if agent.one_hot
-                             else [f"x{i}" for i in range(x.size)])
-        if len(feature_names) != x.size:
-            raise ValueError(f"feature_names has {len(feature_names)} names for {x.size} features")
-        for g, out in zip(grads, features):
+            feature_names = [f"state={i}" for i in range(d)] if agent.one_hot else [f"x{i}" for i in range(d)]
+        if len(feature_names) != d:
+            raise ValueError(f"feature_names has {len(feature_names)} names for {d} features")
+        for g, x, out in zip(grads, np.broadcast_to(x, grads.shape), features):  # x: one state, or a row per action
             attribution = g * x
             for j in np.argsort(-attribution, kind="stable")[:top_features]:
                 if attribution[j] <= 0:  # only features that raise Q(s, a)

@@ -88,6 +88,22 @@ class MLP:
     def n_params(self) -> int:
         return self.params.size
 
+    def bind(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Move the parameters and gradients into ``params`` and ``grads``: 1-D arrays of
+        ``n_params`` entries of the network's dtype, e.g. slices of a larger model's flat buffers,
+        so that one optimizer step or clip covers several networks. The current parameters are
+        copied in; afterwards ``weights``, ``biases``, forward and backward use the new buffers."""
+        for name, buf in (("params", params), ("grads", grads)):
+            if not (isinstance(buf, np.ndarray) and buf.shape == (self.n_params,) and buf.dtype == self.dtype
+                    and buf.flags.c_contiguous and buf.flags.writeable):
+                raise ValueError(f"{name} must be a writeable contiguous {self.dtype.name} array of shape "
+                                 f"({self.n_params},), got {getattr(buf, 'dtype', type(buf).__name__)} "
+                                 f"{getattr(buf, 'shape', '')}")
+        params[:], grads[:] = self.params, self.grads
+        self.params, self.grads = params, grads
+        self.weights, self.biases, self._Wb = self._views(params)
+        _, _, self._dWb = self._views(grads)
+
     # ------------------------------------------------------------------ forward and backward
     def _input(self, name: str, x, rows: int | None, width: int) -> np.ndarray:
         """``x`` as a finite ``(rows, width)`` array of the network's dtype (any number of rows when

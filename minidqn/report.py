@@ -111,11 +111,13 @@ def explain_lines(agent, env, obs, k: int, mask=None) -> list:
     attribution next to Q and the advantage, and a note on how they relate."""
     from .explain import input_gradients
     names = getattr(env, "feature_names", None)
+    if names is not None and hasattr(agent, "d_item"):  # an ItemDQNAgent: the product's features too
+        names = list(names) + list(env.item_feature_names)
     explanations = explain(agent, obs, k=k, action_mask=mask, feature_names=names)
     network = hasattr(agent, "online")
     if network:
         x, grads = input_gradients(agent, obs, [e.action for e in explanations])
-        sums = grads @ x
+        sums = (grads * x).sum(axis=1)
     lines = []
     for i, e in enumerate(explanations):
         text = str(e).split("\n")

@@ -305,3 +305,17 @@ def test_a_damaged_checkpoint_is_refused_with_its_name_not_a_traceback(tmp_path)
     path.write_bytes(bytes(data))
     for command in ("evaluate", "recommend"):
         refused(cli(command, "--load", path), str(path))
+
+
+def test_train_item_dqn_on_the_shop_then_evaluate_and_recommend_with_it(capsys, tmp_path):
+    path = str(tmp_path / "item.npz")
+    code, out, _ = run(capsys, "train", "--env", "shop", "--agent", "item-dqn", "--steps", "400", "--num-envs", "2",
+                       "--save", path, "--no-progress")
+    assert code == 0 and "trained item-dqn on shop: 400 steps" in out
+    code, out, _ = run(capsys, "evaluate", "--load", path, "--episodes", "3")
+    assert code == 0 and out.startswith("item-dqn on shop, 3 fresh episodes")
+    code, out, _ = run(capsys, "recommend", "--load", path, "--explain")
+    assert code == 0 and "Q=" in out
+    with pytest.raises(SystemExit) as e:
+        run(capsys, "train", "--env", "pricing", "--agent", "item-dqn", "--steps", "10")
+    assert e.value.code == 2 and "features: --env shop" in capsys.readouterr().err

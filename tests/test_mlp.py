@@ -222,3 +222,25 @@ def test_bad_calls_are_refused_with_clear_messages():
         net.backward(np.ones((5,)))
     with pytest.raises(ValueError, match="grad_out must be finite"):
         net.backward(np.full((5, 2), np.nan))
+
+
+def test_bind_moves_parameters_and_gradients_into_given_buffers():
+    net = MLP([3, 4, 2], seed=1, dtype=np.float64)
+    before = net.params.copy()
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    out = net.forward(x)
+    net.backward(np.ones_like(out))
+    grads = net.grads.copy()
+    flat, gflat = np.zeros(net.n_params + 3), np.zeros(net.n_params + 3)
+    net.bind(flat[3:], gflat[3:])
+    np.testing.assert_array_equal(flat[3:], before)
+    assert np.shares_memory(net.weights[0], flat) and np.shares_memory(net.biases[1], flat)
+    np.testing.assert_array_equal(net.forward(x), out)
+    net.backward(np.ones_like(out))
+    np.testing.assert_array_equal(gflat[3:], grads)
+    flat[3:] = 0.0                                   # writes go through to the network
+    np.testing.assert_array_equal(net.predict(x), 0.0)
+    with pytest.raises(ValueError, match="params"):
+        net.bind(np.zeros(net.n_params, np.float32), gflat[3:])
+    with pytest.raises(ValueError, match="grads"):
+        net.bind(flat[3:], np.zeros(net.n_params + 1))

@@ -104,3 +104,41 @@ def test_looking_ahead_with_the_hidden_state_earns_far_more_than_the_myopic_orac
 def test_the_advantage_is_reachable_from_the_observation_alone(calibration):
     assert calibration["observed"][0] > 1.3 * calibration["greedy"][0]
     assert calibration["landing page only"][0] > 1.25 * calibration["greedy"][0]
+
+
+# ------------------------------------------------------------------ what the shop knows of its products
+def test_item_features_are_what_the_shop_knows_of_each_product():
+    env = ShopEnv(ShopConfig(n_categories=4, n_items=12))
+    x, cat = env.item_features, env.catalogue
+    assert x.shape == (12, 3 + 4) and x.dtype == np.float32
+    assert env.item_feature_names == ["price", "quality", "appeal", "category_0", "category_1",
+                                      "category_2", "category_3"]
+    np.testing.assert_array_equal(x[:, 0], (cat.price / env.config.mean_price).astype(np.float32))
+    np.testing.assert_array_equal(x[:, 1], cat.quality.astype(np.float32))
+    np.testing.assert_array_equal(x[:, 2], cat.appeal.astype(np.float32))
+    np.testing.assert_array_equal(x[:, 3:].argmax(axis=1), cat.category)
+    np.testing.assert_array_equal(x[:, 3:].sum(axis=1), 1.0)
+    # nothing about shoppers: the same after any number of shoppers, and read-only
+    env.reset(seed=3)
+    env.step(0)
+    np.testing.assert_array_equal(env.item_features, x)
+    with pytest.raises(ValueError):
+        env.item_features[0, 0] = 2.0
+
+
+def test_item_features_follow_the_catalogue_seed_and_are_shared_by_the_vector_shop():
+    a, b = ShopEnv(ShopConfig(catalogue_seed=0)), ShopEnv(ShopConfig(catalogue_seed=1))
+    assert a.item_features.shape == b.item_features.shape == (100, 13)
+    assert not np.allclose(a.item_features[:, :3], b.item_features[:, :3])
+    vec = VectorShopEnv(3, ShopConfig(catalogue_seed=1))
+    np.testing.assert_array_equal(vec.item_features, b.item_features)
+    assert vec.item_feature_names == b.item_feature_names
+
+
+def test_a_large_catalogue_has_its_item_features():
+    env = ShopEnv(ShopConfig(n_items=10_000))
+    assert env.item_features.shape == (10_000, 13)
+    kinds = env.catalogue.is_trap.sum(), env.catalogue.is_gem.sum()
+    assert kinds == (2000, 1500)
+    obs, info = env.reset(seed=0)
+    assert env.step(9_999)[4]["action_mask"].shape == (10_000,)

@@ -61,7 +61,7 @@ from ..spaces import Discrete
 from .catalogue import catalogue_choice_probs, draw_shoppers, make_catalogue
 # ShopConfig and the observation constants live below both shops; importable from here too.
 from .shop_config import (CLICK_RATE_DECAY, COUNT_SCALE, ShopConfig, as_shop_config, feature_names,
-                          observation_space)
+                          item_feature_names, item_features, observation_space)
 # Only for ShopEnv.vector; vector_shop.py does not import this module.
 from .vector_shop import VectorShopEnv
 
@@ -71,7 +71,9 @@ class ShopEnv:
 
     Attributes: ``config``, ``catalogue`` and its arrays ``price``, ``quality``, ``appeal``,
     ``category`` (shape ``(n_items,)``), ``feature_names``, ``observation_space`` (``Box``,
-    float32, shape ``(4 K + 7,)``), ``action_space`` (``Discrete(n_items)``).
+    float32, shape ``(4 K + 7,)``), ``action_space`` (``Discrete(n_items)``), and what the shop
+    knows of its products: ``item_features`` ``(n_items, 3 + K)`` float32 (read-only) with its
+    column names ``item_feature_names`` (``shop_config.item_features``).
     """
 
     metadata = {"render_modes": []}  # Gymnasium's: nothing to render
@@ -83,6 +85,10 @@ class ShopEnv:
                                                                 cat.category)
         self.n_items, self.n_categories = config.n_items, config.n_categories
         self.feature_names = feature_names(config.n_categories)
+        # What the shop knows of its products (read-only: the simulator keeps its own copies).
+        self.item_features = item_features(config, cat.price, cat.quality, cat.appeal, cat.category)
+        self.item_features.flags.writeable = False
+        self.item_feature_names = item_feature_names(config.n_categories)
         self.observation_space = observation_space(config, cat.price)
         self.action_space = Discrete(config.n_items)
         self._rng = as_generator(seed)

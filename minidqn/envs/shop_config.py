@@ -4,7 +4,9 @@ Shared by ``ShopEnv`` (one shopper, ``shop.py``) and ``VectorShopEnv`` (many, ``
 which import it and never each other. ``ShopConfig`` holds every knob of the model written out in
 ``shop.py``'s module docstring, checked on creation. The observation layout is the same for both
 shops: ``feature_names(K)`` gives the ``4 K + 7`` names in order, ``observation_space`` their
-bounds, and ``COUNT_SCALE`` and ``CLICK_RATE_DECAY`` the two constants of its update. Not covered:
+bounds, and ``COUNT_SCALE`` and ``CLICK_RATE_DECAY`` the two constants of its update. So is what a
+shop knows about each product: ``item_features`` (``item_feature_names(K)`` name its ``3 + K``
+columns), the input of an agent that scores products by their features. Not covered:
 the catalogue and the shoppers (``catalogue.py``), the steps (the two shops).
 """
 from __future__ import annotations
@@ -116,3 +118,26 @@ def observation_space(config: ShopConfig, price: np.ndarray) -> Box:
     high[k:4 * k] = config.max_steps * COUNT_SCALE
     high[4 * k] = price.max() / config.mean_price
     return Box(0.0, high.astype(np.float32), dtype=np.float32)
+
+
+def item_feature_names(n_categories: int) -> list:
+    """The ``3 + K`` columns of ``item_features``: ``price`` (over ``mean_price``), ``quality``,
+    ``appeal``, then the category one-hot ``category_c`` for ``c < K``."""
+    return ["price", "quality", "appeal"] + [f"category_{c}" for c in range(n_categories)]
+
+
+def item_features(config: ShopConfig, price, quality, appeal, category) -> np.ndarray:
+    """``(n_items, 3 + K)`` float32: what a shop knows about each of its products.
+
+    Price (in units of ``mean_price``, as the observation's ``last_price``), quality (a rating),
+    appeal (how tempting its picture and title are) and the category. Nothing about any shopper
+    (taste, price sensitivity, patience) and nothing the simulator derives from the population
+    (category popularity): a new catalogue's products are described by the same columns.
+    """
+    n, k = price.shape[0], config.n_categories
+    x = np.zeros((n, 3 + k), np.float32)
+    x[:, 0] = price / config.mean_price
+    x[:, 1] = quality
+    x[:, 2] = appeal
+    x[np.arange(n), 3 + category] = 1.0
+    return x

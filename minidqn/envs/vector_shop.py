@@ -35,7 +35,7 @@ from ..spaces import Discrete
 from .catalogue import catalogue_choice_probs, draw_shoppers, make_catalogue
 from .catalogue import choice_probs as _choice_probs  # not to be read as the method below
 from .shop_config import (CLICK_RATE_DECAY, COUNT_SCALE, ShopConfig, as_shop_config, feature_names,
-                          observation_space)
+                          item_feature_names, item_features, observation_space)
 
 MAX_BYTES = 2 * 1024 ** 3   # memory ceiling of one VectorShopEnv: 2 GiB, ~500,000 default shoppers
 
@@ -57,7 +57,8 @@ class VectorShopEnv:
     """``num_envs`` independent shoppers; ``obs`` is ``(num_envs, obs_dim)`` float32.
 
     ``observation_space`` and ``action_space`` describe *one* shopper (as Gymnasium's
-    ``single_observation_space``, also available under that name).
+    ``single_observation_space``, also available under that name). ``item_features`` and
+    ``item_feature_names`` are ``ShopEnv``'s: the products, the same for every shopper.
     """
 
     # Gymnasium's keys; "SameStep" is the value of gymnasium.vector.AutoresetMode.SAME_STEP.
@@ -75,6 +76,10 @@ class VectorShopEnv:
                                                                 cat.category)
         self.n_items, self.n_categories = config.n_items, config.n_categories
         self.feature_names = feature_names(config.n_categories)
+        # What the shop knows of its products (read-only: the simulator keeps its own copies).
+        self.item_features = item_features(config, cat.price, cat.quality, cat.appeal, cat.category)
+        self.item_features.flags.writeable = False
+        self.item_feature_names = item_feature_names(config.n_categories)
         # One shopper's spaces, under Gymnasium's vector-env names too.
         self.observation_space = self.single_observation_space = observation_space(config,
                                                                                    cat.price)
