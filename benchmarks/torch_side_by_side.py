@@ -39,6 +39,7 @@ import numpy as np
 from minidqn._blas import limit_blas_threads
 from minidqn.dqn import DQNAgent
 from minidqn.envs.shop import ShopEnv
+from minidqn.losses import huber
 
 limit_blas_threads(1)
 
@@ -131,8 +132,9 @@ class TorchDQN(DQNAgent):
     def huber_delta(self) -> float:
         if self.delta_raw is None:
             return 1.0
-        raw = 1.0 / self.reward_scale if self.delta_raw == "max_r" else self.delta_raw
-        return raw * self.reward_scale          # in the learner's units
+        if self.delta_raw == "max_r":           # max |r| stored at the first update, then fixed
+            self.delta_raw = float(np.max(np.abs(self.buffer.rewards[:self.buffer.size])))
+        return self.delta_raw * self.reward_scale  # in the learner's units
 
     def train_step(self, idx=None) -> float:
         """The textbook Double-DQN step (CleanRL's shape); ``idx`` replaces the sampled indices."""
@@ -258,7 +260,9 @@ def check(torch, updates: int, n_stored: int = 5000) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- train
-# name -> (implementation, keyword arguments). "minidqn" is DQNAgent itself; the rest are TorchDQN.
+# name -> (implementation, keyword arguments): DQNConfig's fields, and the switches of TorchDQN
+# (init, delta_raw, adam_eps, target_masks), which minidqn_variant applies to a DQNAgent too. The
+# check shows both updates are one function, so the (faster) "minidqn" rows switch the same things.
 VARIANTS = {
     "minidqn": ("minidqn", {}),
     "torch_as_minidqn": ("torch", {}),                                   # every minidqn feature on
@@ -272,14 +276,50 @@ VARIANTS = {
     "no_target_masks": ("torch", {"target_masks": False}),
     "scale_lr1e-4": ("torch", {"lr": 1e-4}),
     "noscale_lr1e-2": ("torch", {"reward_scale": 1.0, "lr": 1e-2}),
+    "m_init_torch": ("minidqn", {"init": "torch"}),
+    "m_no_target_masks": ("minidqn", {"target_masks": False}),
+    "m_adam_eps": ("minidqn", {"adam_eps": 1.5e-4}),
+    "m_noscale_delta_maxr": ("minidqn", {"reward_scale": 1.0, "delta_raw": "max_r"}),
+    "m_noscale_init_torch": ("minidqn", {"reward_scale": 1.0, "init": "torch"}),
+    "m_lr1e-4": ("minidqn", {"lr": 1e-4}),
+    "m_lr3e-4": ("minidqn", {"lr": 3e-4}),
 }
+
+
+def minidqn_variant(agent, seed, init="he", delta_raw=None, adam_eps=None, target_masks=True):
+    """Switch TorchDQN's differences on a ``DQNAgent`` (by its attributes: this is a benchmark).
+    ``init="torch"`` draws PyTorch's default distribution (weights and biases U(±1/sqrt(fan_in)))
+    with NumPy; ``target_masks`` is applied by the loop (no next masks stored)."""
+    if init == "torch":
+        rng = np.random.default_rng([seed, 2024])
+        for W, b in zip(agent.online.weights, agent.online.biases):
+            bound = 1.0 / math.sqrt(W.shape[0])
+            W[...] = rng.uniform(-bound, bound, W.shape)
+            b[...] = rng.uniform(-bound, bound, b.shape)
+        agent.target.params[:] = agent.online.params
+    if adam_eps is not None:
+        agent.optimizer.eps = adam_eps
+    if delta_raw is not None:
+        fixed = {}
+
+        def loss(pred, target):        # Huber with delta in reward units, fixed at the first update
+            if "delta" not in fixed:
+                raw = (float(np.max(np.abs(agent.buffer.rewards[:agent.buffer.size]))) if delta_raw == "max_r"
+                       else delta_raw)
+                fixed["delta"] = raw * agent.reward_scale
+            return huber(pred, target, fixed["delta"])
+        agent._loss = loss
+    return agent
 
 
 def make_agent(torch, variant, env, seed):
     impl, kw = VARIANTS[variant]
     kw = {"seed": seed, **kw}
     obs_dim, n_actions = env.observation_space.shape[0], env.action_space.n
-    return DQNAgent(obs_dim, n_actions, **kw) if impl == "minidqn" else TorchDQN(obs_dim, n_actions, torch, **kw)
+    if impl == "torch":
+        return TorchDQN(obs_dim, n_actions, torch, **kw)
+    switches = {k: kw.pop(k) for k in ("init", "delta_raw", "adam_eps", "target_masks") if k in kw}
+    return minidqn_variant(DQNAgent(obs_dim, n_actions, **kw), seed, **switches)
 
 
 def start_observations(n, seed=10_000):
@@ -311,6 +351,7 @@ def run(torch, variant, seed, steps, probe_every, eval_at, shoppers) -> dict:
     """One training run; ``ShopEnv`` seeded with ``seed`` (the catalogue is fixed)."""
     env = ShopEnv(seed=seed)
     agent = make_agent(torch, variant, env, seed)
+    masks = VARIANTS[variant][1].get("target_masks", True)   # False: the target's argmax sees all actions
     s0 = start_observations(200)
     probes, evals = [], []
     obs, info = env.reset()
@@ -319,7 +360,7 @@ def run(torch, variant, seed, steps, probe_every, eval_at, shoppers) -> dict:
     for t in range(1, steps + 1):
         a = agent.act(obs, explore=True, action_mask=mask)
         next_obs, r, term, trunc, info = env.step(a)
-        agent.observe(obs, a, r, next_obs, term, next_action_mask=info["action_mask"])
+        agent.observe(obs, a, r, next_obs, term, next_action_mask=info["action_mask"] if masks else None)
         obs, mask = next_obs, info["action_mask"]
         if term or trunc:
             obs, info = env.reset()
