@@ -7,13 +7,18 @@ weights; both learners take the SAME batches (the indices minidqn's own replay s
 ``--updates`` updates in float64, and the script prints the largest relative differences of the
 loss, the gradient norm before clipping and the parameters. Agreement to ~1e-10 means the two
 updates are the same function; the check runs on stored shop transitions for a few configurations
-(defaults, plain DQN, MSE, clipping active, soft target).
+(defaults, plain DQN, MSE, clipping active, soft target, no reward scale). One more row shows what
+the automatic reward scale ``1/M`` (``M = max |r|``) is: raw rewards into a network whose output is
+multiplied by ``M`` (Huber's delta ``M``) follow exactly the same parameters, because Adam does
+not see a constant factor on the gradient. So in reward units every Adam step moves Q ``M`` times
+as far as in a network trained on raw rewards.
 
 ``train``: where does the overestimation come from? Full training runs on ``ShopEnv`` (single env,
 ``DQNAgent``'s defaults otherwise) of variants that each switch one of minidqn's differences from a
 plain PyTorch DQN. Every variant runs in the same loop with the same acting, replay, ε schedule and
 masks (``TorchDQN`` is a ``DQNAgent`` whose network and ``train_step`` are PyTorch's), so only
-the named difference changes. Logged over training: ``Q(s0)``, the mean over fresh shoppers of
+the named difference changes. Variants named ``m_...`` switch the same things on ``DQNAgent``
+itself (faster; the check shows the updates are one function). Logged over training: ``Q(s0)``, the mean over fresh shoppers of
 ``max_a Q(s0, a)`` in reward units, and at the evaluation points the true value of the greedy
 policy (mean discounted return from the start over ``--eval-shoppers`` shoppers) and its revenue
 per session. Prints, per variant, medians over seeds (and the range).
