@@ -379,8 +379,9 @@ def run(torch, variant, seed, steps, probe_every, eval_at, shoppers) -> dict:
 
 
 def summarize(results, points) -> None:
-    """Per variant: median (min..max) over seeds of Q(s0) at ``points``, its peak, and the greedy
-    policy's true value and revenue at the evaluation points."""
+    """Per variant: median (min..max) over seeds of Q(s0) at ``points``, its peak, the greedy
+    policy's true value and revenue at the last evaluation, and ``M``: 1 / the reward scale (the
+    largest reward of the first 1000 steps when automatic; it varies with the run)."""
     by_variant = {}
     for r in results:
         by_variant.setdefault(r["variant"], []).append(r)
@@ -394,10 +395,11 @@ def summarize(results, points) -> None:
         final = [r["evals"][-1] for r in runs if r["evals"]]
         row.append(fmt([e[1] for e in final]) if final else "-")
         row.append(fmt([e[2] for e in final]) if final else "-")
+        row.append(fmt([1.0 / r["reward_scale"] for r in runs]))
         rows.append(row)
     last = max((r["evals"][-1][0] for r in results if r["evals"]), default=None)
     table(["variant", "seeds", *[f"Q(s0)@{p // 1000}k" for p in points], "peak Q(s0)",
-           f"true V@{last // 1000 if last else '-'}k", "revenue/session"], rows)
+           f"true V@{last // 1000 if last else '-'}k", "revenue/session", "M = 1/reward_scale"], rows)
 
 
 def table(headers, rows) -> None:
