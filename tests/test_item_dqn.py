@@ -160,7 +160,7 @@ def test_for_env_trains_on_the_shop_and_its_vector_version():
     agent = ItemDQNAgent.for_env(env, learning_starts=64, batch_size=16, seed=0)
     assert (agent.obs_dim, agent.n_actions, agent.d_item) == (len(env.feature_names), 30, 13)
     h = train(agent, env, 400, seed=0, progress=False)
-    assert agent.updates > 100 and np.isfinite(h.losses).all()
+    assert agent.updates > 50 and np.isfinite(h.losses).all()  # one update per 4 transitions (the default)
     single = ShopEnv(ShopConfig(n_items=30))
     agent2 = ItemDQNAgent.for_env(single, learning_starts=64, batch_size=16, seed=0)
     train(agent2, single, 200, seed=0, progress=False)
