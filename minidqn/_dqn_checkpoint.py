@@ -189,3 +189,18 @@ def _check_sizes(ckpt, obs_dim: int, n_actions: int, config, file_config, overri
                      8 * n_params * itemsize + capacity * per_transition + copies * per_window,
                      "" if has_buffer else "pass a smaller buffer_size= to DQNAgent.load()")
     return has_buffer
+
+
+def restore_dqn(agent, snapshot) -> None:
+    """``DQNAgent.restore``: check a ``snapshot()`` against ``agent``, then put its parameters back."""
+    if not isinstance(snapshot, dict) or set(snapshot) != {"online", "target", "reward_scale"}:
+        raise TypeError(f"snapshot must be a dict from DQNAgent.snapshot(), got {type(snapshot).__name__}"
+                        + (f" with keys {sorted(snapshot)}" if isinstance(snapshot, dict) else ""))
+    shape = agent.online.params.shape
+    online = check_array("snapshot['online']", snapshot["online"], shape=shape)
+    target = check_array("snapshot['target']", snapshot["target"], shape=shape)
+    scale = snapshot["reward_scale"]
+    if scale is not None:
+        scale = check_float("snapshot['reward_scale']", scale, low=0.0, low_open=True)
+    agent.online.params[:], agent.target.params[:] = online, target
+    agent._reward_scale = scale

@@ -165,3 +165,21 @@ def check_layer_sizes(sizes) -> list[int]:
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output width, got {list(sizes)}")
     return [check_int(f"sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes)]
+
+
+def encode_states(obs, obs_dim: int, one_hot: bool, dtype, name: str = "obs") -> tuple[np.ndarray, bool]:
+    """A Q-network's input for one observation or a batch: a ``(n, obs_dim)`` array of ``dtype``
+    (with ``one_hot``, integer states as one-hot rows), and whether the input was a batch."""
+    if one_hot:
+        states = np.asarray(obs)
+        if not np.issubdtype(states.dtype, np.integer) or states.ndim > 1:
+            raise TypeError(f"{name} must be an integer state or a 1-D array of them, got {obs!r}")
+        if np.any(states < 0) or np.any(states >= obs_dim):
+            raise ValueError(f"{name} must be in [0, {obs_dim}), got {obs!r}")
+        encoded = np.zeros((states.size, obs_dim), dtype)
+        encoded[np.arange(states.size), states.reshape(-1)] = 1.0
+        return encoded, states.ndim == 1
+    x = check_array(name, obs, dtype=dtype)
+    if x.ndim == 1:
+        return check_array(name, x, shape=(obs_dim,))[None, :], False
+    return check_array(name, x, shape=(None, obs_dim)), True

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space
-from ._dqn_checkpoint import load_dqn, save_dqn
+from ._validate import as_generator, check_array, check_float, check_int, check_mask, check_space, encode_states
+from ._dqn_checkpoint import load_dqn, restore_dqn, save_dqn
 from .dqn_config import DQNConfig
 from ._policy import greedy_actions
 from .losses import huber, mse
@@ -64,8 +64,7 @@ class DQNAgent:
         self._reward_scale = cfg.reward_scale  # None until fixed from data (see DQNConfig)
 
     def _network(self, seed: int):
-        """The online network ``[obs_dim, *hidden, n_actions]``, an ``MLP`` or with ``dueling`` a
-        ``DuelingQNet`` (``ItemDQNAgent`` scores products instead)."""
+        """The online network: an ``MLP``, or a ``DuelingQNet`` (``ItemDQNAgent``: its own)."""
         cfg = self.config
         return (DuelingQNet if cfg.dueling else MLP)([self.obs_dim, *cfg.hidden, self.n_actions],
                                                      cfg.activation, seed=seed, dtype=cfg.dtype)
@@ -115,20 +114,7 @@ class DQNAgent:
     def encode(self, obs, name: str = "obs") -> tuple[np.ndarray, bool]:
         """The network's input for one observation or a batch: a ``(n, obs_dim)`` array of the
         agent's dtype (one-hot rows for integer states), and whether the input was a batch."""
-        if self.one_hot:
-            states = np.asarray(obs)
-            if not np.issubdtype(states.dtype, np.integer) or states.ndim > 1:
-                raise TypeError(f"{name} must be an integer state or a 1-D array of them, got {obs!r}")
-            if np.any(states < 0) or np.any(states >= self.obs_dim):
-                raise ValueError(f"{name} must be in [0, {self.obs_dim}), got {obs!r}")
-            batched = states.ndim == 1
-            encoded = np.zeros((states.size, self.obs_dim), self.config.dtype)
-            encoded[np.arange(states.size), states.reshape(-1)] = 1.0
-            return encoded, batched
-        x = check_array(name, obs, dtype=self.config.dtype)
-        if x.ndim == 1:
-            return check_array(name, x, shape=(self.obs_dim,))[None, :], False
-        return check_array(name, x, shape=(None, self.obs_dim)), True
+        return encode_states(obs, self.obs_dim, self.one_hot, self.config.dtype, name)
 
     def _check_mask(self, action_mask, n: int, batched: bool, name: str = "action_mask", terminal=False):
         """A ``(n, n_actions)`` bool mask from a bool or 0/1 one of shape ``(n_actions,)`` (one
@@ -335,17 +321,7 @@ class DQNAgent:
 
     def restore(self, snapshot: dict) -> None:
         """Put back the parameters of a :meth:`snapshot` of this agent (or one of the same shape)."""
-        if not isinstance(snapshot, dict) or set(snapshot) != {"online", "target", "reward_scale"}:
-            raise TypeError(f"snapshot must be a dict from DQNAgent.snapshot(), got {type(snapshot).__name__}"
-                            + (f" with keys {sorted(snapshot)}" if isinstance(snapshot, dict) else ""))
-        shape = self.online.params.shape
-        online = check_array("snapshot['online']", snapshot["online"], shape=shape)
-        target = check_array("snapshot['target']", snapshot["target"], shape=shape)
-        scale = snapshot["reward_scale"]
-        if scale is not None:
-            scale = check_float("snapshot['reward_scale']", scale, low=0.0, low_open=True)
-        self.online.params[:], self.target.params[:] = online, target
-        self._reward_scale = scale
+        restore_dqn(self, snapshot)  # checked first, in _dqn_checkpoint.py
 
     def save(self, path, include_buffer: bool = False, metadata: dict | None = None) -> None:
         """Networks, Adam's state, step counts, sampler and exploration state and hyperparameters
