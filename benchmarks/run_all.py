@@ -1,4 +1,6 @@
-"""Run every benchmark in turn, each in its own process: ``python benchmarks/run_all.py``."""
+"""Run every speed benchmark and the demo's learning table in turn, each in its own process:
+``python benchmarks/run_all.py``. The learning distributions over seeds (``seeds.py``, ``ablation.py``,
+``cold_start.py``) take tens of minutes and run on their own."""
 from __future__ import annotations
 
 import os
@@ -7,6 +9,7 @@ import sys
 import time
 
 SCRIPTS = ["bench_mlp.py", "bench_train_step.py", "bench_torch_step.py", "bench_replay.py", "bench_env.py",
+           "bench_catalogue.py",
            "shop_calibration.py", "bench_learning.py"]
 
 

@@ -41,12 +41,11 @@ import time
 
 import numpy as np
 
-from minidqn._blas import limit_blas_threads
+from _timing import print_table  # the benchmarks' table (importing it also sets one BLAS thread)
 from minidqn.dqn import DQNAgent
 from minidqn.envs.shop import ShopEnv
 from minidqn.losses import huber
 
-limit_blas_threads(1)
 
 
 # ---------------------------------------------------------------------------------------------- networks
@@ -260,7 +259,7 @@ def check(torch, updates: int, n_stored: int = 5000) -> bool:
         rows.append([name, f"{worst['loss']:.1e}", f"{worst['grad norm']:.1e}", f"{worst['params']:.1e}",
                      f"{clipped}/{updates}", "agree" if agree else "differ (expected)" if expect_differ
                      else "DIFFER"])
-    table(["config", "loss", "grad norm", "params", "clipped", ""], rows)
+    print_table(["config", "loss", "grad norm", "params", "clipped", ""], rows)
     return ok
 
 
@@ -398,17 +397,8 @@ def summarize(results, points) -> None:
         row.append(fmt([1.0 / r["reward_scale"] for r in runs]))
         rows.append(row)
     last = max((r["evals"][-1][0] for r in results if r["evals"]), default=None)
-    table(["variant", "seeds", *[f"Q(s0)@{p // 1000}k" for p in points], "peak Q(s0)",
+    print_table(["variant", "seeds", *[f"Q(s0)@{p // 1000}k" for p in points], "peak Q(s0)",
            f"true V@{last // 1000 if last else '-'}k", "revenue/session", "M = 1/reward_scale"], rows)
-
-
-def table(headers, rows) -> None:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    for j, row in enumerate(cells):
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def main(argv=None) -> int:
