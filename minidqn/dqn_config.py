@@ -28,6 +28,9 @@ from ._validate import as_generator, check_float, check_int
 from .schedules import LinearSchedule, schedule_from_json, schedule_to_json
 
 
+DEFAULT_TAU = 0.01
+
+
 @dataclasses.dataclass
 class DQNConfig:
     hidden: tuple = (64, 64)         # widths of the hidden layers of the Q-network
@@ -40,11 +43,10 @@ class DQNConfig:
     learning_starts: int = 1_000     # transitions observed before the first update
     train_freq: int = 4              # transitions observed per round of updates
     gradient_steps: int = 1          # updates per round
-    tau: float | None = 0.01         # Polyak rate: target <- tau*online + (1-tau)*target every update;
-                                     # None: hard copies every target_update updates instead
-    target_update: int = 500         # gradient updates (not env steps, unlike Stable-Baselines3's
-                                     # target_update_interval) between hard copies online -> target; used
-                                     # only when tau is None
+    tau: float | None = DEFAULT_TAU  # Polyak rate: target <- tau*online + (1-tau)*target every update
+    target_update: int | None = None  # given: hard copies online -> target every target_update gradient
+                                     # updates (not env steps, unlike Stable-Baselines3's
+                                     # target_update_interval) instead of Polyak averaging (tau is then None)
     double: bool = True              # Double DQN: online net picks argmax a', target net evaluates it
     dueling: bool = False            # dueling head: Q = V(s) + A(s, a) - mean of A over allowed a (dueling.py)
     loss: str = "huber"              # "huber" (delta 1, PyTorch's smooth L1) or "mse"
@@ -74,8 +76,16 @@ class DQNConfig:
         self.learning_starts = check_int("learning_starts", self.learning_starts, minimum=0)
         self.train_freq = check_int("train_freq", self.train_freq, minimum=1)
         self.gradient_steps = check_int("gradient_steps", self.gradient_steps, minimum=1)
-        self.target_update = check_int("target_update", self.target_update, minimum=1)
-        if self.tau is not None:
+        # One way for the target to follow: a given target_update means hard copies (tau None).
+        if self.target_update is not None:
+            self.target_update = check_int("target_update", self.target_update, minimum=1)
+            if self.tau is not None and self.tau != DEFAULT_TAU:
+                raise ValueError(f"give tau ({self.tau}, Polyak averaging) or target_update ({self.target_update}, "
+                                 "hard copies), not both")
+            self.tau = None
+        elif self.tau is None:
+            raise ValueError("tau=None (no Polyak averaging) needs target_update, the updates between hard copies")
+        else:
             self.tau = check_float("tau", self.tau, 0.0, 1.0, low_open=True)
         if not isinstance(self.double, (bool, np.bool_)):
             raise TypeError(f"double must be a bool, got {self.double!r}")
@@ -127,6 +137,8 @@ def config_from_json(fields: dict, epsilon=None) -> dict:
         raise TypeError(f"config must be a JSON object, got {type(fields).__name__}")
     names = {f.name for f in dataclasses.fields(DQNConfig)}
     fields = {**_ADDED_LATER, **fields}  # a file written before a field existed did what its default does
+    if fields.get("tau") is not None:  # files from before target_update=None stored an unused 500 beside tau
+        fields["target_update"] = None
     unknown, missing = sorted(set(fields) - names), sorted(names - set(fields))
     if unknown or missing:
         raise ValueError(f"config fields differ from DQNConfig's: unknown {unknown}, missing {missing}")

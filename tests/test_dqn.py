@@ -520,3 +520,21 @@ def test_ctrl_c_right_after_adams_step_still_saves_a_checkpoint_that_loads(tmp_p
     assert h.interrupted and agent.updates == agent.optimizer.t == 5
     agent.save(tmp_path / "a.npz")
     assert DQNAgent.load(tmp_path / "a.npz").updates == 5
+
+
+def test_target_update_alone_means_hard_copies_and_tau_with_it_is_refused():
+    hard = DQNAgent(2, 2, target_update=10, seed=0)
+    assert (hard.config.tau, hard.config.target_update) == (None, 10)  # not silently Polyak
+    soft = DQNAgent(2, 2, seed=0)
+    assert (soft.config.tau, soft.config.target_update) == (0.01, None)
+    with pytest.raises(ValueError, match=r"tau \(0.05, Polyak averaging\) or target_update \(3, hard copies\)"):
+        DQNAgent(2, 2, tau=0.05, target_update=3)
+    with pytest.raises(ValueError, match="tau=None .* needs target_update"):
+        DQNAgent(2, 2, tau=None)
+
+
+def test_a_file_that_stored_tau_beside_an_unused_target_update_still_averages(tmp_path):
+    from minidqn.dqn_config import config_from_json, config_to_json, DQNConfig
+    stored = {**config_to_json(DQNConfig(tau=0.05)), "target_update": 500}  # as files before the change
+    config = DQNConfig(**config_from_json(stored))
+    assert (config.tau, config.target_update) == (0.05, None)
