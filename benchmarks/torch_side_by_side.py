@@ -23,6 +23,10 @@ itself (faster; the check shows the updates are one function). Logged over train
 policy (mean discounted return from the start over ``--eval-shoppers`` shoppers) and its revenue
 per session. Prints, per variant, medians over seeds (and the range).
 
+The README's figures from ``train`` were taken before ``DQNConfig``'s defaults changed (issue 11):
+at ``gamma=0.99, lr=1e-3, train_freq=1``, a hard copy every 500 updates; ``train`` now starts
+from the new defaults, so its rows differ.
+
 PyTorch is never a dependency of minidqn: this script runs only where ``torch`` is importable and
 exits 0 with a message otherwise. E.g. from the repository root, in a venv with torch::
 

@@ -34,7 +34,7 @@ from .replay import ReplayBuffer
 
 class DQNAgent:
     """``DQNAgent(obs_dim, n_actions, **hyperparameters)``; the hyperparameters are the fields of
-    :class:`~minidqn.dqn_config.DQNConfig` (documented there), e.g. ``lr=1e-3, gamma=0.95``.
+    :class:`~minidqn.dqn_config.DQNConfig` (documented there), e.g. ``lr=2.5e-4, gamma=0.99``.
 
     ``one_hot`` (set by :meth:`for_env` for a ``Discrete`` observation space) makes the agent accept
     integer states and encode them as one-hot vectors of length ``obs_dim``.

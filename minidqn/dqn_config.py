@@ -9,8 +9,8 @@ CartPole-v1. What they changed, and why:
   and soft target updates ``tau=0.01``, where the first defaults had ``1e-3``, an update every
   transition and a hard copy every 500 updates. On the feature shop, whose 100 products differ
   little in value, the faster settings let the max over noisy estimates feed on itself: the
-  learned value of a fresh visit climbed to tens of times its true value and the agent earned
-  less than the myopic oracle. The slower ones keep it near the truth, and train four times
+  learned value of a fresh visit climbed to 450 times its true value in 100,000 steps and the
+  agent earned a third less than the myopic oracle. The slower ones keep it near the truth, and train four times
   faster per step.
 * ``gamma=0.95``: a horizon of about twenty recommendations, longer than a shop visit. It was
   0.99; with the settings above 0.99 still learns the feature shop, but the tabular shop's DQN

@@ -23,8 +23,8 @@ affected.
 
 Where the streams split. The paper gives each stream a hidden layer of its own; here they share
 every hidden layer and split at the last linear layer, so the network costs what a plain MLP of
-the same widths does plus the aggregation. Both were measured on the tabular shop (DQN defaults,
-30k steps, seeds 0-9, share of the optimum): the paper's split min 0.887, median 0.969, this one
+the same widths does plus the aggregation. Both were measured on the tabular shop (the DQN
+defaults before issue 11: lr 1e-3, an update per transition, hard copies, gamma 0.99; 30k steps, seeds 0-9, share of the optimum): the paper's split min 0.887, median 0.969, this one
 min 0.832, median 0.984 (ten seeds do not separate them; a plain network: min 0.950, median
 0.987), while a train step (32-64-64-50, batch 64, median of repeated timings) cost 1.6 times a
 plain one with the paper's split and 1.26 with this one (1.8 and 1.4 with masks that restrict

@@ -34,8 +34,9 @@ TRAINABLE = LEARNERS + ("item-dqn",)  # item-dqn: the shop only (it scores produ
 
 @dataclass
 class Recipe:
-    """How one learner is trained on one env by default: since the defaults learn every problem
-    here (issue 11), a recipe is only a budget, and the hyperparameters are for experiments."""
+    """How one learner is trained on one env by default. The learners' recipes are budgets only
+    (their agents' defaults were chosen over seeds on these problems: README, "Defaults");
+    ``hyperparameters`` holds settings a figure was measured with (ItemDQNAgent's)."""
     steps: int                                   # env steps (transitions) of training
     hyperparameters: dict = field(default_factory=dict)  # keyword arguments of the agent
     num_envs: int = 1                            # shoppers collected in parallel (vector env)

@@ -18,7 +18,7 @@ towers and 7.2 ms with the concatenation at 100 products, 2.9 ms and 80 ms at 1,
 target's max runs the whole concatenated network on all ``B x N`` pairs (and holds them: 19 MiB
 at 1,000 products against 1.1 MiB); scoring 256 shoppers against 1,000 products takes 3.6 ms and
 161 ms. In learning the concatenation did better on a short budget: after 30,000 steps of the
-shop recipe it earned 1.03 and 1.18 times the myopic oracle's revenue per session (seeds 1, 2),
+settings in ``RECIPES[("shop", "item-dqn")]`` it earned 1.03 and 1.18 times the myopic oracle's revenue per session (seeds 1, 2),
 the two towers 0.92 and 0.70 (training took 157 s against 18 s, means of the two). The towers
 are the default because they scale to large catalogues; their 100,000-step results are in
 ``benchmarks/cold_start.py``'s table. Their limit: the state–product interaction is a rank-``k``
