@@ -2,8 +2,8 @@
 has never seen, without retraining.
 
 For each seed: ``ItemDQNAgent`` and ``DQNAgent`` are trained on the default shop (catalogue 0,
-100 products) with their recipes (``experiments.RECIPES``: 100,000 steps, 8 shoppers in parallel
-when this table was measured, with the same settings for both). Then 500 fresh shoppers (the same ones for every agent on a catalogue)
+100 products) with their recipes (``experiments.RECIPES``, 100,000 steps: ItemDQNAgent with the
+settings written in its recipe, 8 shoppers in parallel; DQNAgent with its defaults, one shopper). Then 500 fresh shoppers (the same ones for every agent on a catalogue)
 visit each of three catalogues:
 
 * ``train``: the training catalogue;
