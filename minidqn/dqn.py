@@ -283,7 +283,7 @@ class DQNAgent:
         # Double DQN: the online net chooses a', the target net values it (plain DQN: target does both).
         chooser = self.online.predict(next_obs, **at_next) if cfg.double else next_q_target
         next_a = np.where(next_mask, chooser, -np.inf).argmax(axis=1)      # (B,), allowed actions only
-        next_q = next_q_target[np.arange(idx.size), next_a]                 # (B,)
+        next_q = next_q_target[self._rows, next_a]                          # (B,)
         # No bootstrap from a terminal state (a time-limit cut was stored as not terminated).
         # np.where, not (1 - done) * next_q: 0 * inf would be NaN.
         return rew * self.reward_scale + discount * np.where(done, 0.0, next_q)  # (B,)

@@ -3,13 +3,16 @@
 Shared by ``ShopEnv`` (one shopper) and ``VectorShopEnv`` (many), so both run the same model;
 the equations themselves are written out in ``minidqn/envs/shop.py``'s module docstring, their
 knobs in ``ShopConfig`` (``shop_config.py``). This module knows nothing of steps, observations or
-episodes: the functions take the shopper's state as arrays.
+episodes: the functions take the shopper's state as arrays. ``attach_catalogue`` gives both
+shops the same catalogue attributes, including what a shop knows of its products.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from .shop_config import feature_names, item_feature_names, item_features
 
 # (quality low, quality high, appeal low, appeal high) of each kind of product.
 KINDS = {"plain": (0.35, 0.75, 0.3, 0.7),     # ordinary products
@@ -142,3 +145,18 @@ def catalogue_choice_probs(config, cat: Catalogue, taste, deficit, buy_base, bou
     p_click, p_buy = choice_probs(config, cat.click_static, buy_base, match)
     p_click[bought] = 0.0
     return p_click, p_buy
+
+
+def attach_catalogue(shop, config) -> Catalogue:
+    """Draw ``config``'s catalogue and set on ``shop`` (a ``ShopEnv`` or a ``VectorShopEnv``) what both
+    expose of it: ``catalogue``, ``price``, ``quality``, ``appeal``, ``category``, ``n_items``,
+    ``n_categories``, ``feature_names``, and what the shop knows of its products, ``item_features``
+    (read-only: the simulator keeps its own copies) and ``item_feature_names``. Returns the catalogue."""
+    shop.catalogue = cat = make_catalogue(config)
+    shop.price, shop.quality, shop.appeal, shop.category = cat.price, cat.quality, cat.appeal, cat.category
+    shop.n_items, shop.n_categories = config.n_items, config.n_categories
+    shop.feature_names = feature_names(config.n_categories)
+    shop.item_features = item_features(config, cat.price, cat.quality, cat.appeal, cat.category)
+    shop.item_features.flags.writeable = False
+    shop.item_feature_names = item_feature_names(config.n_categories)
+    return cat

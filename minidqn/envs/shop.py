@@ -58,10 +58,10 @@ import numpy as np
 
 from .._validate import as_generator, check_int
 from ..spaces import Discrete
-from .catalogue import catalogue_choice_probs, draw_shoppers, make_catalogue
+from .catalogue import attach_catalogue, catalogue_choice_probs, draw_shoppers
 # ShopConfig and the observation constants live below both shops; importable from here too.
-from .shop_config import (CLICK_RATE_DECAY, COUNT_SCALE, ShopConfig, as_shop_config, feature_names,
-                          item_feature_names, item_features, observation_space)
+from .shop_config import (CLICK_RATE_DECAY, COUNT_SCALE, ShopConfig, as_shop_config,
+                          observation_space)
 # Only for ShopEnv.vector; vector_shop.py does not import this module.
 from .vector_shop import VectorShopEnv
 
@@ -80,15 +80,7 @@ class ShopEnv:
 
     def __init__(self, config: ShopConfig | None = None, seed=None):
         self.config = config = as_shop_config(config)
-        self.catalogue = cat = make_catalogue(config)
-        self.price, self.quality, self.appeal, self.category = (cat.price, cat.quality, cat.appeal,
-                                                                cat.category)
-        self.n_items, self.n_categories = config.n_items, config.n_categories
-        self.feature_names = feature_names(config.n_categories)
-        # What the shop knows of its products (read-only: the simulator keeps its own copies).
-        self.item_features = item_features(config, cat.price, cat.quality, cat.appeal, cat.category)
-        self.item_features.flags.writeable = False
-        self.item_feature_names = item_feature_names(config.n_categories)
+        cat = attach_catalogue(self, config)
         self.observation_space = observation_space(config, cat.price)
         self.action_space = Discrete(config.n_items)
         self._rng = as_generator(seed)

@@ -32,10 +32,10 @@ import numpy as np
 
 from .._validate import as_generator, check_array, check_int
 from ..spaces import Discrete
-from .catalogue import catalogue_choice_probs, draw_shoppers, make_catalogue
+from .catalogue import attach_catalogue, catalogue_choice_probs, draw_shoppers
 from .catalogue import choice_probs as _choice_probs  # not to be read as the method below
-from .shop_config import (CLICK_RATE_DECAY, COUNT_SCALE, ShopConfig, as_shop_config, feature_names,
-                          item_feature_names, item_features, observation_space)
+from .shop_config import (CLICK_RATE_DECAY, COUNT_SCALE, ShopConfig, as_shop_config,
+                          observation_space)
 
 MAX_BYTES = 2 * 1024 ** 3   # memory ceiling of one VectorShopEnv: 2 GiB, ~500,000 default shoppers
 
@@ -71,15 +71,7 @@ class VectorShopEnv:
         if need > MAX_BYTES:   # refused before anything is allocated
             raise ValueError(f"num_envs={n} shoppers of {config.n_items} products would need about "
                              f"{need} bytes; at most {MAX_BYTES} (MAX_BYTES): use fewer shoppers")
-        self.catalogue = cat = make_catalogue(config)
-        self.price, self.quality, self.appeal, self.category = (cat.price, cat.quality, cat.appeal,
-                                                                cat.category)
-        self.n_items, self.n_categories = config.n_items, config.n_categories
-        self.feature_names = feature_names(config.n_categories)
-        # What the shop knows of its products (read-only: the simulator keeps its own copies).
-        self.item_features = item_features(config, cat.price, cat.quality, cat.appeal, cat.category)
-        self.item_features.flags.writeable = False
-        self.item_feature_names = item_feature_names(config.n_categories)
+        cat = attach_catalogue(self, config)
         # One shopper's spaces, under Gymnasium's vector-env names too.
         self.observation_space = self.single_observation_space = observation_space(config,
                                                                                    cat.price)
