@@ -37,16 +37,17 @@ from minidqn.train import train  # noqa: E402
 
 # name -> (what changes, the fields). "former" is DQNConfig as it was before its defaults were
 # chosen by this ablation (issue 11): what a user got then.
-FORMER = dict(gamma=0.99, tau=None, target_update=500, lr=1e-3, train_freq=1)
+FORMER = dict(gamma=0.99, tau=None, target_update=500, lr=1e-3, train_freq=1, lr_end_factor=1.0)
 VARIANTS = {
     "defaults": ("DQNConfig()", {}),
     "gamma": ("gamma 0.99", dict(gamma=0.99)),
     "hard": ("hard target copy every 500 updates", dict(tau=None, target_update=500)),
     "lr": ("lr 1e-3", dict(lr=1e-3)),
+    "lr_decay": ("a constant lr (no decay over the run)", dict(lr_end_factor=1.0)),
     "train_freq": ("an update every transition", dict(train_freq=1)),
     "nstep": ("+ 3-step returns", dict(n_steps=3)),
     "dueling": ("+ dueling head", dict(dueling=True)),
-    "former": ("the former defaults (gamma, lr, train_freq, hard copy)", FORMER),
+    "former": ("the former defaults (gamma, lr and its decay, train_freq, hard copy)", FORMER),
 }
 DQN_PROBLEMS = [key for key in PROBLEMS if key[1] == "dqn" and key[0] not in ("acrobot", "mountaincar")]
 

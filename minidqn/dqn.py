@@ -30,6 +30,7 @@ from .mlp import MLP
 from .nstep import NStepWindows
 from .optim import Adam, clip_grad_norm
 from .replay import ReplayBuffer
+from .schedules import LinearSchedule
 
 
 class DQNAgent:
@@ -60,6 +61,7 @@ class DQNAgent:
         self._rows = np.arange(cfg.batch_size)  # row indices of a batch, for q[rows, actions]
         self.steps = 0      # transitions observed
         self._since_train = 0
+        self._lr_run = None  # (first step, LinearSchedule of lr) while train() runs: see start_run
         self.metadata: dict = {}  # free-form, saved with the agent (e.g. the env it was trained on)
         self._reward_scale = cfg.reward_scale  # None until fixed from data (see DQNConfig)
 
@@ -174,6 +176,13 @@ class DQNAgent:
         return np.lexsort((self.rng.random(q.size), -q))[:k]  # by Q, equal Qs in random order
 
     # ------------------------------------------------------------------ learning
+    def start_run(self, total_steps: int) -> None:
+        """``train()`` calls this first: over its ``total_steps`` steps Adam's learning rate falls
+        linearly from ``lr`` to ``lr * lr_end_factor`` (constant when 1.0), and stays there after."""
+        cfg = self.config
+        total_steps = check_int("total_steps", total_steps, minimum=1)
+        self._lr_run = (self.steps, LinearSchedule(cfg.lr, cfg.lr * cfg.lr_end_factor, total_steps))
+
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None,
                 truncated=False, action_mask=None) -> float | None:
         """Store one transition (or a batch of them, one row per env copy) and, on schedule, train.
@@ -205,8 +214,8 @@ class DQNAgent:
             self.buffer.add(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n), mask,
                             action_mask=obs_mask)
         else:
-            self._add_n_step(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n),
-                             np.broadcast_to(truncated, want).reshape(n), mask, obs_mask)
+            self.nstep.push_into(self.buffer, x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n),
+                                 np.broadcast_to(truncated, want).reshape(n), mask, obs_mask)
         self.steps += n
         if self.steps < self.config.learning_starts or self.buffer.size < self.config.batch_size:
             return None
@@ -222,23 +231,7 @@ class DQNAgent:
         """Drop the transitions waiting in the n-step windows, for a run stopped mid-episode
         (``train`` calls it on Ctrl-C): they cannot be completed, and kept they would be glued onto
         the next run's first episode. Returns how many were dropped (always 0 with ``n_steps=1``)."""
-        if self.nstep is None:
-            return 0
-        dropped = self.nstep.pending
-        self.nstep.count[:] = 0
-        return dropped
-
-    def _add_n_step(self, x, action, reward, x_next, terminated, truncated, mask, obs_mask) -> None:
-        """Push one step of every copy into the n-step windows; store what leaves them."""
-        self.buffer.check(x, action, reward, x_next, terminated, mask, action_mask=obs_mask)  # now, not later
-        out, windows = self.nstep.push(x, action, reward, x_next, terminated, truncated, mask, obs_mask)
-        obs, act, R, next_obs, done, discount, next_mask, obs_mask = out
-        if not np.isfinite(R).all():
-            raise ValueError(f"the {self.config.n_steps}-step return overflows: rewards {reward} on top of "
-                             f"the pending ones give {R}; scale the rewards down")
-        if R.size:
-            self.buffer.add(obs, act, R, next_obs, done, next_mask, discount.astype(self.config.dtype), obs_mask)
-        self.nstep.commit(windows)
+        return 0 if self.nstep is None else self.nstep.clear()
 
     def train_step(self) -> float:
         """One vectorized Double-DQN update on a sampled batch; returns the loss before the update.
@@ -295,6 +288,9 @@ class DQNAgent:
         norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm or np.inf)
         if not math.isfinite(norm):
             raise self._divergence(loss, norm)
+        if self._lr_run is not None:  # decaying over a train() run
+            first, lr = self._lr_run
+            self.optimizer.lr = lr(self.steps - first)
         self.optimizer.step(self.online.grads)  # counts the update: self.updates is Adam's t
 
         # The target network follows: Polyak averaging every update, or a hard copy now and then.

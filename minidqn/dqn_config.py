@@ -35,7 +35,9 @@ DEFAULT_TAU = 0.01
 class DQNConfig:
     hidden: tuple = (64, 64)         # widths of the hidden layers of the Q-network
     activation: str = "relu"         # hidden activation: "relu" or "tanh"
-    lr: float = 5e-4                 # Adam's learning rate
+    lr: float = 5e-4                 # Adam's learning rate (at the start of a train() run)
+    lr_end_factor: float = 0.1       # over a train() run lr falls linearly to lr * lr_end_factor (as in
+                                     # PyTorch's LinearLR); 1.0 keeps it constant. Outside train() it stays put
     gamma: float = 0.95              # discount factor in [0, 1]
     n_steps: int = 1                 # bootstrap after n rewards: R = sum_k gamma^k r_{t+k}, then gamma^n Q(s_{t+n})
     batch_size: int = 64             # transitions per update
@@ -67,6 +69,7 @@ class DQNConfig:
         if self.activation not in ("relu", "tanh"):
             raise ValueError(f"activation must be 'relu' or 'tanh', got {self.activation!r}")
         self.lr = check_float("lr", self.lr, low=0.0, low_open=True)
+        self.lr_end_factor = check_float("lr_end_factor", self.lr_end_factor, 0.0, 1.0, low_open=True)
         self.gamma = check_float("gamma", self.gamma, 0.0, 1.0)
         self.n_steps = check_int("n_steps", self.n_steps, minimum=1)
         self.batch_size = check_int("batch_size", self.batch_size, minimum=1)
@@ -124,7 +127,7 @@ def config_to_json(config: DQNConfig) -> dict:
     return fields
 
 
-_ADDED_LATER = {"n_steps": 1, "dueling": False}  # fields newer than the first checkpoints, with the value that reproduces them
+_ADDED_LATER = {"n_steps": 1, "dueling": False, "lr_end_factor": 1.0}  # fields newer than the first checkpoints, with the value that reproduces them
 
 
 def config_from_json(fields: dict, epsilon=None) -> dict:

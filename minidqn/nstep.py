@@ -104,6 +104,26 @@ class NStepWindows:
         """Keep the windows :meth:`push` returned."""
         self.obs, self.actions, self.rewards, self.count, self.masks = state
 
+    def push_into(self, buffer, obs, action, reward, next_obs, terminated, truncated, next_mask, mask=None) -> None:
+        """:meth:`push` one step of every copy and add what leaves the windows to ``buffer`` (a
+        replay that stores discounts); input the buffer would refuse, or a return that overflows, is
+        refused before anything changes."""
+        buffer.check(obs, action, reward, next_obs, terminated, next_mask, action_mask=mask)  # now, not later
+        out, state = self.push(obs, action, reward, next_obs, terminated, truncated, next_mask, mask)
+        obs, action, R, next_obs, terminated, discount, next_mask, mask = out
+        if not np.isfinite(R).all():
+            raise ValueError(f"the {self.n_steps}-step return overflows: rewards {reward} on top of "
+                             f"the pending ones give {R}; scale the rewards down")
+        if R.size:
+            buffer.add(obs, action, R, next_obs, terminated, next_mask, discount.astype(buffer.discounts.dtype), mask)
+        self.commit(state)
+
+    def clear(self) -> int:
+        """Drop every pending transition (an episode that will not be continued); returns how many."""
+        dropped = self.pending
+        self.count[:] = 0
+        return dropped
+
     # ------------------------------------------------------------------ checkpoints
     STATE_KEYS = ("obs", "actions", "rewards", "count")  # and "action_mask" for windows that keep masks
 

@@ -81,6 +81,8 @@ def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eva
             if not callable(getattr(agent, method, None)):
                 raise TypeError(f"keep_best=True needs an agent with snapshot() and restore(), got "
                                 f"{type(agent).__name__} without {method}()")
+    if callable(getattr(agent, "start_run", None)):
+        agent.start_run(total_steps)  # e.g. DQN's learning rate decays over the run
     report = Progress(progress, total_steps)
     h = History()
     best = _Best(agent) if keep_best else None

@@ -538,3 +538,47 @@ def test_a_file_that_stored_tau_beside_an_unused_target_update_still_averages(tm
     stored = {**config_to_json(DQNConfig(tau=0.05)), "target_update": 500}  # as files before the change
     config = DQNConfig(**config_from_json(stored))
     assert (config.tau, config.target_update) == (0.05, None)
+
+
+def test_learning_rate_falls_linearly_over_a_train_run_and_only_there():
+    from minidqn.envs.tabular_shop import TabularShop
+    from minidqn.train import train
+
+    agent = DQNAgent.for_env(TabularShop(), lr=1e-3, lr_end_factor=0.1, learning_starts=100, seed=0)
+    seen = []
+    step = agent.optimizer.step
+    agent.optimizer.step = lambda grads: (seen.append((agent.steps, agent.optimizer.lr)), step(grads))
+    train(agent, TabularShop(seed=0), 2_000, progress=False)
+    steps, lrs = np.array(seen).T
+    # lr(t) = 1e-3 + (1e-4 - 1e-3) * t / 2000 at env step t of the run; the last update (every 4th
+    # step from step 103 on) is at t = 1999
+    np.testing.assert_allclose(lrs, 1e-3 - 9e-4 * steps / 2_000, rtol=1e-12)
+    assert steps[-1] == 1_999 and lrs[-1] == pytest.approx(1.0045e-4, rel=1e-12)
+    # a second run starts again from lr, counted from its own first step
+    seen.clear()
+    train(agent, TabularShop(seed=1), 1_000, progress=False)
+    steps, lrs = np.array(seen).T
+    np.testing.assert_allclose(lrs, 1e-3 - 9e-4 * (steps - 2_000) / 1_000, rtol=1e-12)
+    # outside train() nothing decays: a fresh agent fed by hand keeps lr
+    hand = DQNAgent(2, 2, lr=1e-3, learning_starts=8, batch_size=8, seed=0)
+    for i in range(40):
+        hand.observe(np.ones(2), i % 2, 1.0, np.ones(2), False)
+    assert hand.updates > 0 and hand.optimizer.lr == 1e-3
+    # lr_end_factor=1.0: constant inside a run too
+    flat = DQNAgent.for_env(TabularShop(), lr=1e-3, lr_end_factor=1.0, learning_starts=100, seed=0)
+    train(flat, TabularShop(seed=0), 500, progress=False)
+    assert flat.updates > 0 and flat.optimizer.lr == 1e-3
+
+
+@pytest.mark.parametrize("value, error", [(0.0, ValueError), (1.5, ValueError), (-0.1, ValueError),
+                                          (float("nan"), ValueError), ("0.1", TypeError)])
+def test_lr_end_factor_is_checked(value, error):
+    with pytest.raises(error, match="lr_end_factor"):
+        DQNAgent(2, 2, lr_end_factor=value)
+
+
+def test_a_file_from_before_lr_end_factor_keeps_a_constant_learning_rate():
+    from minidqn.dqn_config import config_from_json, config_to_json, DQNConfig
+    stored = config_to_json(DQNConfig())
+    del stored["lr_end_factor"]  # as files before the field existed
+    assert DQNConfig(**config_from_json(stored)).lr_end_factor == 1.0
