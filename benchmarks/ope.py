@@ -19,7 +19,7 @@ the root mean squared relative error, and the coverage (the share of seeds whose
 the truth). ``ESS`` is the median over seeds of the effective sample size of the whole-visit
 importance weights, ``(sum w)^2 / sum w^2``, as a share of the visits: where it is small, a few
 visits carry the estimate. Run:
-``OMP_NUM_THREADS=1 nice -n 10 python benchmarks/ope.py`` (about 5 minutes on one core), or
+``OMP_NUM_THREADS=1 nice -n 10 python benchmarks/ope.py`` (10 minutes on a shared core), or
 ``--quick`` (3 seeds, smaller log, truth and training: a smoke run, not a result).
 """
 from __future__ import annotations
