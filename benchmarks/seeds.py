@@ -123,8 +123,9 @@ def random_mdp_q(agent_name: str, seed: int) -> dict:
 
 
 # Tests that assert on the median of several seeds, and how many: their rows are repeated for
-# that median, over every choice of that many seeds among those run.
-MEDIAN_OF = {("pricing", "dqn"): 3}
+# that median, over every choice of that many seeds among those run. None does now (the pricing
+# DQN's did until its learning rate decayed over the run, issue 11).
+MEDIAN_OF: dict = {}
 
 # (problem, agent) -> the function that trains it once and returns {metric: value}.
 PROBLEMS = {
