@@ -27,7 +27,8 @@ from ._validate import check_array, check_float, check_int, check_mask, check_sp
 from .env_calls import action_mask, check_agent, check_env, finite_rewards, reset_env, step_env
 from .evaluation import _episode_cap
 
-__all__ = ["Log", "collect_log", "epsilon_greedy_prob", "read_bandit_csv", "BANDIT_COLUMNS"]
+__all__ = ["Log", "collect_log", "epsilon_greedy_prob", "epsilon_greedy_policy", "read_bandit_csv",
+           "BANDIT_COLUMNS"]
 
 
 def epsilon_greedy_prob(action, greedy_action, action_mask, epsilon: float) -> np.ndarray:
@@ -39,6 +40,16 @@ def epsilon_greedy_prob(action, greedy_action, action_mask, epsilon: float) -> n
     """
     n_allowed = np.asarray(action_mask).sum(axis=1)
     return (1.0 - epsilon) * (np.asarray(action) == np.asarray(greedy_action)) + epsilon / n_allowed
+
+
+def epsilon_greedy_policy(greedy_action, action_mask, epsilon: float) -> np.ndarray:
+    """The whole distribution: ``(n, n_actions)`` float64, row ``t`` = ``(1 - epsilon) *
+    onehot(greedy_action[t]) + epsilon * action_mask[t] / n_allowed(t)`` (e.g. a target policy's
+    ``pi(. | s_t)`` at a log's rows, for ``fqe``; its entry at the logged action is the target prob)."""
+    mask = np.asarray(action_mask, dtype=bool)
+    pi = epsilon * mask / mask.sum(axis=1, keepdims=True)
+    pi[np.arange(mask.shape[0]), np.asarray(greedy_action)] += 1.0 - epsilon
+    return pi
 
 
 @dataclass(frozen=True, eq=False)

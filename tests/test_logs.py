@@ -10,7 +10,7 @@ from minidqn._checkpoint import save_arrays
 from minidqn.baselines import GreedyAgent, RandomAgent
 from minidqn.envs.shop import ShopConfig, ShopEnv
 from minidqn.evaluation import evaluate
-from minidqn.logs import Log, collect_log, epsilon_greedy_prob, read_bandit_csv
+from minidqn.logs import Log, collect_log, epsilon_greedy_policy, epsilon_greedy_prob, read_bandit_csv
 from minidqn.mlp import MLP
 from minidqn.spaces import Discrete
 
@@ -80,7 +80,7 @@ def test_logged_actions_match_behavior_prob_in_frequency():
 def test_no_mask_means_every_action_is_allowed():
     log = collect_log(RandomAgent(4, seed=0), Counter(), episodes=50, seed=0, epsilon=1.0)
     assert log.action_mask.all() and log.obs.shape == (150, 2)
-    assert np.all(log.behavior_prob == np.where(log.action == log.greedy_action, 0.25, 0.25))
+    assert np.all(log.behavior_prob == 0.25)  # epsilon 1: uniform, greedy or not
     assert set(log.action.tolist()) == {0, 1, 2, 3}
 
 
@@ -259,3 +259,10 @@ def test_read_bandit_csv_types_its_columns(tmp_path):
 def test_read_bandit_csv_refuses_bad_files(tmp_path, text, match):
     with pytest.raises(ValueError, match=match):
         read_bandit_csv(write(tmp_path, text))
+
+
+def test_epsilon_greedy_policy_gives_the_logged_probability():
+    log = shop_log(episodes=10)
+    pi = epsilon_greedy_policy(log.greedy_action, log.action_mask, log.epsilon)
+    assert np.allclose(pi.sum(axis=1), 1.0) and np.all(pi[~log.action_mask] == 0)
+    assert np.array_equal(pi[np.arange(len(log)), log.action], log.behavior_prob)
