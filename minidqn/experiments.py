@@ -3,7 +3,8 @@
 The command line, the benchmarks and the end-to-end learning tests all run these recipes, so a
 figure in the README comes from the same code as the test that pins it. Exact evaluation of a
 learned policy (``exact_share``) is here too: on the finite shops an agent's greedy policy is
-scored by solving the Bellman equation, not by sampling. No algorithm lives here.
+scored by solving the Bellman equation, not by sampling; and its estimates from a log alone
+(``log_estimates``, with ``ope.py``'s estimators). No algorithm lives here.
 """
 from __future__ import annotations
 

@@ -105,3 +105,18 @@ def test_a_log_of_another_env_or_flags_that_do_not_apply_are_refused(capsys, tmp
                                                                        "--log", log_path)
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     assert "bad.npz" in refused(capsys, "ope", "--load", agent_path, "--log", tmp_path / "bad.npz")
+
+
+def test_log_estimates_of_the_policy_that_wrote_the_log_are_its_logged_mean():
+    from minidqn import experiments as ex
+    from minidqn.envs.shop import ShopEnv
+    from minidqn.logs import collect_log
+    env = ShopEnv()
+    agent = DQNAgent.for_env(env, seed=4)
+    log = collect_log(agent, env, 60, seed=2, epsilon=0.3)
+    same = ex.log_estimates(agent, log, epsilon=0.3)  # the target is the logging policy: every weight is 1
+    assert same["ess"] == pytest.approx(1.0)
+    for name in ("PDIS", "WPDIS"):
+        assert same[name].value == pytest.approx(same["logged mean"].value, rel=1e-12)
+    greedy = ex.log_estimates(agent, log, epsilon=0.0)  # explored steps get weight 0, greedy ones 1 / 0.703
+    assert greedy["ess"] < 0.5 and greedy["PDIS"].value != same["PDIS"].value
