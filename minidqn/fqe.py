@@ -75,12 +75,13 @@ def fqe(log, target_policy, gamma: float = 1.0, ridge: float = 1.0, iterations: 
     G = [np.linalg.solve(phi[r].T @ phi[r] + ridge * np.eye(k), phi[r].T) for r in rows]
     W = np.zeros((k, A))
     for _ in range(iterations):
-        Q = phi @ W                                                   # (n, A)
-        V = (pi * Q).sum(axis=1)                                      # V_hat(s_t)
-        V_next = np.where(end, 0.0, np.r_[V[1:], 0.0])                # V_hat(s_{t+1}): the next row
-        y = log.reward + gamma * V_next
-        for a in range(A):
-            W[:, a] = G[a] @ y[rows[a]]
+        with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported below, by name
+            Q = phi @ W                                               # (n, A)
+            V = (pi * Q).sum(axis=1)                                  # V_hat(s_t)
+            V_next = np.where(end, 0.0, np.r_[V[1:], 0.0])            # V_hat(s_{t+1}): the next row
+            y = log.reward + gamma * V_next
+            for a in range(A):
+                W[:, a] = G[a] @ y[rows[a]]
         if not np.all(np.isfinite(W)):
             raise FloatingPointError("fqe diverged (weights not finite); try a larger ridge or gamma < 1")
     Q = phi @ W

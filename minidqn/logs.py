@@ -237,6 +237,7 @@ def collect_log(agent, env, episodes: int, seed: int = 0, epsilon: float = 0.0,
                                   "truncated", "action_mask", "greedy_action")}
     for i in range(episodes):
         obs, info = reset_env(env, int(env_seeds[i]))
+        obs = np.array(obs)  # a copy: some envs hand out one array and change it in place
         t, done = 0, False
         while not done:
             given = action_mask(info)
@@ -251,6 +252,7 @@ def collect_log(agent, env, episodes: int, seed: int = 0, epsilon: float = 0.0,
                 allowed = np.flatnonzero(mask)
                 action = int(allowed[rng.integers(allowed.size)])
             next_obs, reward, terminated, truncated, info = step_env(env, action)
+            next_obs = np.array(next_obs)
             reward = finite_rewards(reward, (), t + 1)
             terminated, truncated = bool(terminated), bool(truncated)
             truncated = (truncated or t + 1 >= cap) and not terminated

@@ -150,7 +150,12 @@ def _session_weights(episode, rewards, behavior_prob, target_prob):
     r = _rows("rewards", rewards)
     rho = _weights(behavior_prob, target_prob, r.shape[0])
     (R,), (RHO,) = _by_episode(episode, 0.0, r), _by_episode(episode, 1.0, rho)
-    return R, np.cumprod(RHO, axis=1)
+    with np.errstate(over="ignore"):  # reported below, by name
+        W = np.cumprod(RHO, axis=1)
+    if not np.all(np.isfinite(W)):
+        raise FloatingPointError("the products of importance weights overflow (a target this far from the "
+                                 "logging policy, over episodes this long, cannot be estimated by weighting)")
+    return R, W
 
 
 def per_decision_is(episode, rewards, behavior_prob, target_prob, gamma=1.0) -> Estimate:

@@ -84,6 +84,20 @@ def test_no_mask_means_every_action_is_allowed():
     assert set(log.action.tolist()) == {0, 1, 2, 3}
 
 
+def test_an_env_that_reuses_its_observation_array_is_logged_as_it_was():
+    class InPlace(Counter):
+        def reset(self, seed=None, options=None):
+            self.t, self.buf = 0, np.zeros(2)
+            return self.buf, {}
+
+        def step(self, action):
+            self.t += 1
+            self.buf[0] = self.t  # the same array every step, changed in place
+            return self.buf, float(action), self.t == 3, False, {}
+    log = collect_log(RandomAgent(4, seed=0), InPlace(), episodes=2, seed=0)
+    assert log.obs[:, 0].tolist() == [0, 1, 2] * 2 and log.next_obs[:, 0].tolist() == [1, 2, 3] * 2
+
+
 def test_epsilon_zero_logs_evaluates_episodes_on_the_shop():
     env = small_shop()
     log = collect_log(GreedyAgent(env, seed=1), env, 25, seed=7, epsilon=0.0)

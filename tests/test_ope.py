@@ -1,5 +1,6 @@
 """ope and fqe: hand-computed estimates, exact unbiasedness over every trajectory of tiny random
 problems, the textbook identities, standard errors against the spread of many logs, refusals."""
+import dataclasses
 import itertools
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from minidqn.baselines import RandomAgent
-from minidqn.logs import collect_log, epsilon_greedy_policy
+from minidqn.logs import Log, collect_log, epsilon_greedy_policy
 from minidqn.ope import (Estimate, direct_method, doubly_robust, fqe, ips, per_decision_is,
                          sequential_dr, snips, weighted_per_decision_is)
 from minidqn.spaces import Discrete
@@ -267,6 +268,10 @@ def test_fqe_builds_targets_with_epsilon_greedy_policy_and_refuses_bad_ones():
         fqe(log, target, gamma=1.5)
     with pytest.raises(ValueError, match="ridge"):
         fqe(log, target, ridge=0.0)
+    huge = Log(**{f.name: getattr(log, f.name) for f in dataclasses.fields(Log) if f.name != "reward"},
+               reward=np.full(len(log), 1e308))
+    with pytest.raises(FloatingPointError, match="diverged"):
+        fqe(huge, target, ridge=1e-9)                              # 1e308 + 1e308 is no longer finite
 
 
 # ------------------------------------------------------------------------------------ refusals
@@ -288,6 +293,12 @@ def test_fqe_builds_targets_with_epsilon_greedy_policy_and_refuses_bad_ones():
 def test_bad_input_is_refused_by_name(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_overflowing_weights_are_reported_not_propagated():
+    n = 400  # a weight of 10 per step: 10^400 overflows float64
+    with pytest.raises(FloatingPointError, match="overflow"):
+        per_decision_is(np.zeros(n, int), np.ones(n), np.full(n, 0.1), np.ones(n))
 
 
 def test_estimate_interval_and_a_single_sample():
