@@ -15,7 +15,7 @@ from . import experiments as ex
 # Which agent each hyperparameter flag applies to (the others apply to both learners).
 AGENT_FLAGS = {"lr": "dqn", "hidden": "dqn", "batch_size": "dqn", "cql_alpha": "dqn", "alpha": "q"}
 OFFLINE_UPDATES = 20_000  # train --offline: gradient updates (benchmarks/offline.py measured with it)
-OFFLINE_CQL_ALPHA = 1.0   # train --offline: cql_alpha unless given (README, "Learning from logs")
+OFFLINE_CQL_ALPHA = 0.5   # train --offline: cql_alpha unless given (README, "Learning from logs")
 
 
 def _positive_int(text: str) -> int:

@@ -47,9 +47,9 @@ def test_log_a_baseline_train_offline_then_estimate_and_log_the_saved_agent(caps
     code, out, _ = run(capsys, "train", "--offline", log_path, "--updates", 200, "--batch-size", 16,
                        "--hidden", 16, "--no-progress", "--save", agent_path)
     assert code == 0 and f"from the log {log_path} alone ({len(log):,} transitions, 40 episodes): 200 updates " \
-                          "with cql_alpha=1 " in out
+                          "with cql_alpha=0.5 " in out
     agent = DQNAgent.load(agent_path)
-    assert agent.updates == 200 and agent.config.cql_alpha == 1.0 and agent.steps == 0
+    assert agent.updates == 200 and agent.config.cql_alpha == 0.5 and agent.steps == 0
     code, _, _ = run(capsys, "train", "--offline", log_path, "--updates", 5, "--cql-alpha", 0, "--no-progress",
                      "--batch-size", 16, "--save", agent_path)
     assert code == 0 and DQNAgent.load(agent_path).config.cql_alpha == 0.0

@@ -162,18 +162,18 @@ def test_bad_input_is_refused_before_anything_changes():
     np.testing.assert_array_equal(agent.online.params, before)
 
 
-def test_learning_from_a_log_alone_beats_the_policy_that_wrote_it_and_cql_is_what_makes_it_work():
+def test_learning_from_a_log_alone_beats_the_recommender_that_wrote_it_and_cql_is_what_makes_it_work():
     # 1,000 visits of the myopic recommender with ε = 0.3; 3,000 updates; 300 fresh shoppers.
     env = ShopEnv()
     log = collect_log(GreedyAgent(env, seed=0), env, 1_000, seed=0, epsilon=0.3)
     myopic = evaluate(GreedyAgent(env), env, 300, seed=10_000)["mean_return"]
     ratios = {}
-    for alpha in (0.0, 1.0):
+    for alpha in (0.0, 0.5):
         agent = DQNAgent.for_env(ShopEnv(), seed=0, cql_alpha=alpha)
         train_offline(agent, log, 3_000, progress=False)
         ratios[alpha] = evaluate(agent, ShopEnv(), 300, seed=10_000)["mean_return"] / myopic
-    # Over seeds 0-9 (log, agent and these settings; shoppers seeded 10,000): with cql_alpha=1 the
-    # ratio to the myopic recommender is median 1.088, min 0.917, max 1.174 (seed 0: 1.091); plain
-    # offline DQN (cql_alpha=0) median 0.308, max 0.367 (seed 0: 0.306).
-    assert ratios[1.0] >= 0.85, ratios
+    # Over seeds 0-9 (log, agent and these settings; shoppers seeded 10,000): with cql_alpha=0.5 the
+    # ratio to the myopic recommender is median 1.252, min 1.080, max 1.366 (seed 0: 1.246); plain
+    # offline DQN (cql_alpha=0) median 0.308, min 0.162, max 0.367 (seed 0: 0.306).
+    assert ratios[0.5] >= 1.0, ratios
     assert ratios[0.0] <= 0.45, ratios
