@@ -10,10 +10,10 @@ whose last row is ``e`` becomes the k-step transition the online agent would hav
     discount gamma^k,   terminated = terminated_{i+k-1},
 
 (``nstep.py``'s semantics: windows cut by the episode's end keep the steps they have; after a
-time-limit cut the last state is still bootstrapped from). The mask of each next state is the next
-row's ``action_mask``; an episode's last row has no next row, so a truncated one takes its own
-(what was allowed at ``s``; a product bought at that very step then looks still allowed), a
-terminated one needs none.
+time-limit cut the last state is still bootstrapped from; the return is the logging policy's,
+uncorrected, as online). The mask of each next state is the next row's ``action_mask``; an
+episode's last row has no next row, so a truncated one takes its own (what was allowed at ``s``; a
+product bought at that very step then looks still allowed), a terminated one needs none.
 
 Why a conservative learner (``DQNConfig.cql_alpha``): the target's max ranges over every allowed
 action, including those the log never tried in states like ``s'``; their values are never corrected
@@ -21,8 +21,8 @@ by data, so plain offline DQN overestimates them and its greedy policy picks the
 (``losses.cql_penalty``) pushes them down (README, "Learning from logs", measures the difference).
 
 Not covered: collecting logs (``logs.py``), estimating a policy's value from one (``ope.py``),
-choosing hyperparameters offline (there is no honest way without an environment or OPE), slate
-or vector logs.
+choosing hyperparameters from the log alone (the README's ``cql_alpha`` for logs was chosen by
+evaluating in the simulator), slate or vector logs.
 """
 from __future__ import annotations
 
@@ -54,14 +54,10 @@ class OfflineHistory:
     def updates_per_second(self) -> float:
         return self.updates / self.wall_time if self.wall_time > 0 else float("nan")
 
-    # Progress reads these two, as it reads a History's
     @property
     def episode_returns(self) -> list:
+        """None: nothing is played offline (the progress line reads it, and ``losses``, as a History's)."""
         return []
-
-    def recent_loss(self, n: int = 100) -> float | None:
-        """Mean loss of the last ``n`` updates (``None`` before the first)."""
-        return float(np.mean(self.losses[-n:])) if self.losses else None
 
 
 def _check(agent, log) -> None:
