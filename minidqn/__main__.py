@@ -1,10 +1,10 @@
-"""The command line: ``python -m minidqn {demo,train,evaluate,compare,recommend} ...``.
+"""The command line: ``python -m minidqn {demo,train,evaluate,compare,recommend,log,ope} ...``.
 
 Each subcommand is a thin shell over ``experiments.py`` (the recipes) and ``train.py`` (the loop);
-its options are declared in ``cli_args.py``, and ``--help`` on any of them lists them with their
-defaults. A user's mistake (an argument, a path,
-a file, an agent that does not fit the env) exits with status 2 and one line naming it, before
-any training starts where it can be known then; never with a traceback. Ctrl-C during ``train``
+the log commands (``log``, ``ope``, ``train --offline``) live in ``cli_logs.py``. Options are declared
+in ``cli_args.py``, and ``--help`` on any subcommand lists them with their defaults. A user's
+mistake (an argument, a path, a file, an agent that does not fit the env) exits with status 2 and
+one line naming it, before any training starts where it can be known then; never with a traceback. Ctrl-C during ``train``
 keeps what was learned (see ``cmd_train``) and exits 130; output into a closed pipe exits
 quietly with 141 (128 + SIGPIPE, as a shell reports a process the pipe killed).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import cli_logs
 from . import experiments as ex
 from . import report
 from ._blas import limit_blas_threads
@@ -25,7 +26,7 @@ def main(argv=None) -> int:
     limit_blas_threads(1)  # small matrices: threads only cost (see _blas.py)
     try:
         code = {"demo": cmd_demo, "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare,
-                "recommend": cmd_recommend}[args.command](args)
+                "recommend": cmd_recommend, "log": cli_logs.cmd_log, "ope": cli_logs.cmd_ope}[args.command](args)
         sys.stdout.flush()  # here, not at exit, where a closed pipe would be reported as an error
         return code
     except BrokenPipeError:  # before OSError: the reader went away (`| head`), nothing to report
@@ -94,7 +95,7 @@ def check_outputs(outputs: dict) -> None:
 
 def _hyperparameters(args) -> dict:
     """The hyperparameter flags given, refused when they do not apply to ``--agent``."""
-    given = {k: getattr(args, k) for k in ("lr", "gamma", "hidden", "batch_size", "alpha")
+    given = {k: getattr(args, k) for k in ("lr", "gamma", "hidden", "batch_size", "alpha", "cql_alpha")
              if getattr(args, k) is not None}
     wrong = [k for k in given if AGENT_FLAGS.get(k, args.agent) != args.agent]
     if wrong:
@@ -126,6 +127,10 @@ def cmd_train(args) -> int:
     agent is kept as trained so far; when ``train`` returns the partial ``History``
     (``history.interrupted``) the log and plot cover the steps done, else there is no log.
     """
+    if args.offline or args.updates:
+        if not args.offline:
+            raise ValueError("--updates is for --offline LOG (online training counts --steps)")
+        return cli_logs.cmd_train_offline(args)
     if (args.env, args.agent) not in ex.RECIPES:
         why = ("item DQN scores products by their features: --env shop" if args.agent == "item-dqn" else
                "Q-learning needs a finite state space (tabular-shop, pricing); use --agent dqn")

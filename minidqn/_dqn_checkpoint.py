@@ -4,7 +4,7 @@ A checkpoint holds ``meta`` (JSON: sizes, counts, hyperparameters, the generator
 user's metadata), the online network (``online.*``: an ``MLP``'s, or with ``dueling`` a
 ``DuelingQNet``'s, under the same keys), the target parameters, Adam's state (``adam.*``) and,
 optionally, the replay buffer (``buffer.*``, with per-transition discounts, and the masks of ``obs``
-for a dueling agent) and, with n-step returns, the transitions still waiting in their windows
+for a dueling or CQL agent) and, with n-step returns, the transitions still waiting in their windows
 (``nstep.*``). Loading
 checks, in this order and before allocating anything: the members and their headers
 (``_checkpoint.open_checkpoint``), the JSON's types and counts against the saved
@@ -162,6 +162,10 @@ def _check_sizes(ckpt, obs_dim: int, n_actions: int, config, file_config, overri
                                    ("discounts", (size,), "f"), ("action_mask", (size, n_actions), "b")):
             if f"buffer.{name}" in ckpt:
                 ckpt.expect(f"buffer.{name}", shape, kinds)
+        if config.keeps_obs_mask != file_config.keeps_obs_mask:
+            raise ValueError(f"DQNAgent.load(): {overrides} change whether the replay keeps the masks of s (dueling "
+                             f"or cql_alpha > 0), but {where} holds a replay buffer stored "
+                             f"{'with' if file_config.keeps_obs_mask else 'without'} them")
         if file_config.n_steps > 1 and any(k in overrides and overrides[k] != getattr(file_config, k)
                                            for k in ("gamma", "n_steps")):
             raise ValueError(f"DQNAgent.load(): gamma and n_steps cannot be overridden when {where} holds a "
@@ -182,7 +186,7 @@ def _check_sizes(ckpt, obs_dim: int, n_actions: int, config, file_config, overri
             if f"nstep.{name}" in ckpt:  # all but action_mask are there (checked above)
                 ckpt.expect(f"nstep.{name}", shape, kinds)
     itemsize = np.dtype(config.dtype).itemsize
-    masks = n_actions if config.dueling else 0  # a dueling agent keeps the mask of obs too
+    masks = n_actions if config.keeps_obs_mask else 0  # a dueling or CQL agent keeps the mask of obs too
     per_transition = 2 * obs_dim * itemsize + 8 + 8 + 1 + n_actions + masks + itemsize
     per_window = config.n_steps * (obs_dim * itemsize + 8 + 8 + masks) + 8
     check_allocation(ckpt, f"{n_params} parameters and a replay buffer of {capacity} transitions",

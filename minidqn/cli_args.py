@@ -13,7 +13,9 @@ from . import experiments as ex
 
 
 # Which agent each hyperparameter flag applies to (the others apply to both learners).
-AGENT_FLAGS = {"lr": "dqn", "hidden": "dqn", "batch_size": "dqn", "alpha": "q"}
+AGENT_FLAGS = {"lr": "dqn", "hidden": "dqn", "batch_size": "dqn", "cql_alpha": "dqn", "alpha": "q"}
+OFFLINE_UPDATES = 20_000  # train --offline: gradient updates (benchmarks/offline.py measured with it)
+OFFLINE_CQL_ALPHA = 0.5   # train --offline: cql_alpha unless given (README, "Learning from logs")
 
 
 def _positive_int(text: str) -> int:
@@ -108,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--hidden", type=_hidden, help="DQN only: hidden widths, e.g. 64,64")
     hp.add_argument("--batch-size", type=_positive_int, help="DQN only: transitions per update")
     hp.add_argument("--alpha", type=float, help="Q-learning only: constant step size")
+    hp.add_argument("--cql-alpha", type=float, help="DQN only: conservative Q-learning penalty (default 0; "
+                                                    f"{OFFLINE_CQL_ALPHA:g} with --offline)")
+    off = tr.add_argument_group("learning from a log (minidqn log writes one)")
+    off.add_argument("--offline", metavar="LOG", help="train a DQN on this log (.npz) alone, without acting; "
+                                                      "then evaluate it on fresh episodes")
+    off.add_argument("--updates", type=_positive_int,
+                     help=f"with --offline: gradient updates (default: {OFFLINE_UPDATES:,})")
 
     ev = sub.add_parser("evaluate", help="evaluate a saved agent on fresh episodes",
                         description="Run a saved agent greedily (no exploration, no learning) on fresh "
@@ -137,4 +146,34 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--seed", type=int, default=7, help="which episode (default: %(default)s)")
     rc.add_argument("--steps", type=_positive_int, default=5, help="steps of the episode to show (default: %(default)s)")
     rc.add_argument("--explain", action="store_true", help="say which features drive each Q-value")
+    _add_log_commands(sub)
     return parser
+
+
+def _add_log_commands(sub) -> None:
+    """``minidqn log`` and ``minidqn ope`` (``cli_logs.py`` runs them)."""
+    lg = sub.add_parser("log", help="log an agent's recommendations with their probabilities (.npz)",
+                        description="Run a saved agent (--load) or a baseline (--agent) on fresh episodes, "
+                                    "greedy with ε-uniform exploration over the allowed actions, and write "
+                                    "every step with the probability the logging policy had of its action "
+                                    "(minidqn.logs.Log); --csv writes it as CSV too.")
+    who = lg.add_mutually_exclusive_group(required=True)
+    who.add_argument("--load", metavar="PATH", help="an agent saved by train or demo")
+    who.add_argument("--agent", choices=ex.BASELINES, help="a baseline (greedy: the myopic oracle)")
+    lg.add_argument("--env", choices=ex.ENVS, help="with --agent (default: shop); with --load, its own env")
+    lg.add_argument("--out", required=True, metavar="LOG", help="write the log here (.npz)")
+    lg.add_argument("--csv", metavar="CSV", help="also write it as CSV")
+    lg.add_argument("--episodes", type=_positive_int, default=5_000, help="default: %(default)s")
+    lg.add_argument("--epsilon", type=float, default=0.3, help="exploration rate in [0, 1] (default: %(default)s)")
+    lg.add_argument("--seed", type=int, default=0, help="seed of the episodes and the exploration (default: %(default)s)")
+
+    op = sub.add_parser("ope", help="estimate a saved agent's value from a log (off-policy evaluation)",
+                        description="Estimate, from a log alone, the value (mean return of an episode) of a "
+                                    "saved agent's ε-greedy policy with per-decision importance sampling, its "
+                                    "weighted form, fitted-Q evaluation (direct method) and sequential doubly "
+                                    "robust, each with a 95 % interval; the log's own mean return is the "
+                                    "logging policy's value.")
+    op.add_argument("--load", required=True, metavar="PATH", help="an agent saved by train or demo")
+    op.add_argument("--log", required=True, metavar="LOG", help="a log written by minidqn log (.npz)")
+    op.add_argument("--epsilon", type=float, default=0.0, help="the target policy's exploration rate (default: %(default)s)")
+    op.add_argument("--gamma", type=float, default=1.0, help="discount of the value estimated (default: %(default)s)")

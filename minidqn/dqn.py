@@ -5,14 +5,14 @@ Each update samples ``B`` stored transitions and moves ``Q(s, a)`` of the taken 
     y = r + gamma * (1 - terminated) * Q_target(s', a*),
     a* = argmax_a' Q_online(s', a')   (Double DQN)   or   argmax_a' Q_target(s', a')   (DQN),
 
-with the Huber (or squared) loss, the gradient flowing back only through the taken actions'
-outputs, global-norm clipping and Adam. The target network is a slowly-updated copy (a hard copy
-every ``target_update`` updates, or Polyak averaging with ``tau``) and never receives gradients.
-Acting is ε-greedy with random tie-breaking; action masks, when given, are respected both in acting
-and in the target's argmax. With ``n_steps > 1``, ``r`` is an n-step return and ``gamma`` its
-``gamma^k``, both stored with the transition (``nstep.py``). With ``dueling``, the network is
+with the Huber (or squared) loss (plus, with ``cql_alpha > 0``, conservative Q-learning's
+``losses.cql_penalty``), global-norm clipping and Adam. The target network is a slowly-updated copy
+(a hard copy every ``target_update`` updates, or Polyak averaging with ``tau``) and never receives
+gradients. Acting is ε-greedy with random tie-breaking; action masks, when given, are respected both
+in acting and in the target's argmax. With ``n_steps > 1``, ``r`` is an n-step return and ``gamma``
+its ``gamma^k``, both stored with the transition (``nstep.py``). With ``dueling``, the network is
 ``dueling.py``'s (its mean runs over the actions each state allows, so the mask of ``s`` is stored
-too). Everything else (the interaction loop, metrics) lives in ``train.py``.
+too, as for CQL's logsumexp). The interaction loop lives in ``train.py``.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ._validate import as_generator, check_array, check_float, check_int, check_
 from ._dqn_checkpoint import load_dqn, restore_dqn, save_dqn
 from .dqn_config import DQNConfig
 from ._policy import greedy_actions
-from .losses import huber, mse
+from .losses import cql_penalty, huber, mse
 from .dueling import DuelingQNet
 from .mlp import MLP
 from .nstep import NStepWindows
@@ -56,7 +56,7 @@ class DQNAgent:
         self.buffer = self._replay(int(buffer_seed))
         # transitions wait here until their n-step return is known (none wait when n_steps is 1)
         self.nstep = NStepWindows(cfg.n_steps, cfg.gamma, (self.obs_dim,), cfg.dtype,
-                                  self.n_actions if cfg.dueling else None) if cfg.n_steps > 1 else None
+                                  self.n_actions if cfg.keeps_obs_mask else None) if cfg.n_steps > 1 else None
         self._loss = {"huber": huber, "mse": mse}[cfg.loss]
         self._rows = np.arange(cfg.batch_size)  # row indices of a batch, for q[rows, actions]
         self.steps = 0      # transitions observed
@@ -75,7 +75,7 @@ class DQNAgent:
         """The replay buffer, with next-state action masks and per-transition discounts."""
         cfg = self.config
         return ReplayBuffer(cfg.buffer_size, (self.obs_dim,), cfg.dtype, seed=seed, n_actions=self.n_actions,
-                            gamma=cfg.gamma, keep_action_mask=cfg.dueling)  # a dueling mean needs the mask of s
+                            gamma=cfg.gamma, keep_action_mask=cfg.keeps_obs_mask)  # dueling, CQL: mask of s
 
     @classmethod
     def for_env(cls, env, **hyperparameters) -> "DQNAgent":
@@ -145,10 +145,8 @@ class DQNAgent:
     def act(self, obs, explore: bool = True, action_mask=None):
         """ε-greedy action (an int), or an int array for a batch of observations.
 
-        Greedy ties are broken uniformly at random; with a mask (bool or 0/1, like Gymnasium's
-        int8 ``info["action_mask"]``), only allowed actions are chosen, by exploration as well as
-        by the greedy choice.
-        """
+        Greedy ties are broken uniformly at random; with a mask (bool or 0/1, like Gymnasium's int8
+        ``info["action_mask"]``), only allowed actions are chosen, by exploration and greedy choice alike."""
         x, batched = self.encode(obs)
         mask = self._check_mask(action_mask, x.shape[0], batched)
         q = self._finite_q(x, mask)
@@ -193,7 +191,7 @@ class DQNAgent:
         limit; with ``n_steps > 1`` it closes the copy's n-step window (``train`` passes it), with
         ``n_steps = 1`` it changes nothing. With ``n_steps > 1`` a transition is stored once its
         n-step return is known, ``n_steps - 1`` steps later or at the episode's end. ``action_mask``: the
-        mask of ``obs``, allowing ``action`` (``train`` passes it); stored by a dueling agent (see ``dueling.py``).
+        mask of ``obs``, allowing ``action`` (``train`` passes it); stored if ``config.keeps_obs_mask``.
         """
         x, batched = self.encode(obs)
         x_next, _ = self.encode(next_obs, "next_obs")
@@ -209,7 +207,7 @@ class DQNAgent:
             raise TypeError(f"truncated must be a bool or an array of bools, got {truncated!r}")
         reward = check_array("reward", reward, shape=want)
         mask = self._check_mask(next_action_mask, n, batched, "next_action_mask", terminal=terminated.reshape(n))
-        obs_mask = self._check_mask(action_mask, n, batched)  # stored only by a dueling agent's buffer
+        obs_mask = self._check_mask(action_mask, n, batched)  # stored only if config.keeps_obs_mask
         if self.nstep is None:
             self.buffer.add(x, action.reshape(n), reward.reshape(n), x_next, terminated.reshape(n), mask,
                             action_mask=obs_mask)
@@ -239,8 +237,8 @@ class DQNAgent:
         The whole algorithm, top to bottom: sample ``B`` transitions, the target
         ``y = r + gamma * Q_target(s', argmax_a' Q_online(s', a'))`` (``y = r`` where terminated;
         ``gamma`` is each transition's stored discount: ``gamma``, or ``gamma^k`` for a k-step return),
-        the loss between ``y`` and ``Q_online(s, a)`` of the taken actions, backward, clip, Adam,
-        and the target network's sync (the target in :meth:`_td_target`, the step and sync in
+        the loss between ``y`` and ``Q_online(s, a)`` of the taken actions (plus ``cql_penalty``), backward,
+        clip, Adam, and the target's sync (the target in :meth:`_td_target`, the step and sync in
         :meth:`_apply_gradients`: ``ItemDQNAgent`` shares both). ``tests/test_dqn.py`` checks it
         against the same update written one transition at a time.
         """
@@ -251,13 +249,16 @@ class DQNAgent:
         at_s = {"mask": buf.action_mask[idx]} if cfg.dueling else {}
         td_target = self._td_target(idx, rew, next_obs, done)              # (B,)
 
-        # The loss, and its gradient through Q(s, a) of the taken actions only.
+        # The loss, and its gradient through Q(s, a) of the taken actions (CQL's: through every allowed a).
         q = self.online.forward(obs, **at_s)                                # (B, A), kept for backward
         loss, dq_taken = self._loss(q[rows, act], td_target.astype(q.dtype))  # (B,) and (B,): never (B, 1)
+        # conservative Q-learning (cql_alpha > 0): + alpha * mean(logsumexp_a Q(s, a) - Q(s, a_logged))
+        penalty, dq = (cql_penalty(q, act, cfg.cql_alpha, buf.action_mask[idx]) if cfg.cql_alpha
+                       else (0, np.zeros_like(q)))                           # dq (B, A): the penalty's gradient
+        loss += penalty
         if not math.isfinite(loss):
             raise self._divergence(loss, norm=None)
-        dq = np.zeros_like(q)                                               # (B, A)
-        dq[rows, act] = dq_taken                                            # other actions: no gradient
+        dq[rows, act] += dq_taken                                           # other actions: only CQL's gradient
         self.online.backward(dq, input_grad=False)
         return self._apply_gradients(loss)
 
@@ -324,8 +325,7 @@ class DQNAgent:
         (and, with ``include_buffer``, the replay buffer, so training resumes exactly); ``.npz``.
 
         ``metadata``: a dict of JSON-able values stored alongside (e.g. which env the agent was
-        trained on), given back as ``agent.metadata`` by :meth:`load`; anything else is a ``TypeError``.
-        """
+        trained on), given back as ``agent.metadata`` by :meth:`load`; anything else is a ``TypeError``."""
         save_dqn(self, path, include_buffer, metadata)
 
     @classmethod
@@ -337,8 +337,7 @@ class DQNAgent:
         ``seed`` (a loaded agent continues its saved random state), nor ``buffer_size`` when the
         file holds a replay buffer: those are ``TypeError``/``ValueError`` about the argument. A
         file that is not a sound checkpoint is a ``ValueError`` naming it; its declared sizes
-        are checked against its arrays' headers before anything is allocated.
-        """
+        are checked against its arrays' headers before anything is allocated."""
         return load_dqn(cls, path, overrides)
 
     def __repr__(self) -> str:

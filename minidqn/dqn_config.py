@@ -52,6 +52,9 @@ class DQNConfig:
     double: bool = True              # Double DQN: online net picks argmax a', target net evaluates it
     dueling: bool = False            # dueling head: Q = V(s) + A(s, a) - mean of A over allowed a (dueling.py)
     loss: str = "huber"              # "huber" (delta 1, PyTorch's smooth L1) or "mse"
+    cql_alpha: float = 0.0           # conservative Q-learning (offline.py): adds alpha * mean over the batch of
+                                     # logsumexp_a Q(s, a) - Q(s, a_logged), a over the actions s allows, with Q
+                                     # in the network's (reward-scaled) units like the TD loss; 0: off
     max_grad_norm: float | None = 10.0  # clip the global gradient L2 norm (None: no clipping)
     epsilon: float | Callable = dataclasses.field(  # exploration rate, or a schedule of env steps
         default_factory=lambda: LinearSchedule(1.0, 0.05, 10_000))
@@ -98,6 +101,7 @@ class DQNConfig:
         self.dueling = bool(self.dueling)
         if self.loss not in ("huber", "mse"):
             raise ValueError(f"loss must be 'huber' or 'mse', got {self.loss!r}")
+        self.cql_alpha = check_float("cql_alpha", self.cql_alpha, low=0.0)
         if self.max_grad_norm is not None:
             self.max_grad_norm = check_float("max_grad_norm", self.max_grad_norm, low=0.0, low_open=True)
         if isinstance(self.epsilon, LinearSchedule):
@@ -116,6 +120,12 @@ class DQNConfig:
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype!r}")
         self.dtype = np.dtype(self.dtype).type
 
+    @property
+    def keeps_obs_mask(self) -> bool:
+        """Whether the replay keeps the action mask of ``s``: a dueling mean and CQL's logsumexp
+        run over the actions ``s`` allows."""
+        return self.dueling or self.cql_alpha > 0
+
 
 def config_to_json(config: DQNConfig) -> dict:
     """The fields as JSON data (a ``Generator`` seed is left out: its state is saved separately)."""
@@ -127,7 +137,8 @@ def config_to_json(config: DQNConfig) -> dict:
     return fields
 
 
-_ADDED_LATER = {"n_steps": 1, "dueling": False, "lr_end_factor": 1.0}  # fields newer than the first checkpoints, with the value that reproduces them
+_ADDED_LATER = {"n_steps": 1, "dueling": False, "lr_end_factor": 1.0, "cql_alpha": 0.0}  # fields newer than the first
+# checkpoints, with the value that reproduces them
 
 
 def config_from_json(fields: dict, epsilon=None) -> dict:

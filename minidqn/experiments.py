@@ -3,7 +3,8 @@
 The command line, the benchmarks and the end-to-end learning tests all run these recipes, so a
 figure in the README comes from the same code as the test that pins it. Exact evaluation of a
 learned policy (``exact_share``) is here too: on the finite shops an agent's greedy policy is
-scored by solving the Bellman equation, not by sampling. No algorithm lives here.
+scored by solving the Bellman equation, not by sampling; and its estimates from a log alone
+(``log_estimates``, with ``ope.py``'s estimators). No algorithm lives here.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from .envs.shop import ShopEnv
 from .envs.tabular_shop import TabularShop
 from .envs.vector_shop import VectorShopEnv
 from .item_dqn import ItemDQNAgent
+from .logs import epsilon_greedy_policy
+from . import ope
 from .schedules import LinearSchedule
 from .tabular import TabularQAgent, policy_evaluation, value_iteration
 from .train import train
@@ -117,6 +120,36 @@ def exact_share(agent, env) -> tuple[float, float]:
     optimal = float(start @ value_iteration(P, R, 1.0, tol=1e-10)[1])
     value = float(start @ policy_evaluation(P, R, greedy_policy(agent, env), 1.0))
     return value, value / optimal
+
+
+LOG_ESTIMATORS = ("logged mean", "PDIS", "WPDIS", "DM (FQE)", "seq. DR (FQE)")
+
+
+def log_estimates(agent, log, epsilon: float = 0.0, gamma: float = 1.0) -> dict:
+    """Off-policy estimates, from ``log`` alone, of the value (expected sum of a visit's rewards,
+    discounted by ``gamma``) of ``agent``'s ε-greedy policy: ``{name: ope.Estimate}`` for each of
+    ``LOG_ESTIMATORS`` (the first is the log's own mean return: the logging policy's value), and
+    ``"ess"``, the effective sample size of the whole-visit importance weights as a share of the
+    visits (where it is small, a few visits carry the estimate). The agent's greedy action at
+    every logged state is asked once (``act(..., explore=False)`` with the row's mask)."""
+    if getattr(agent, "accepts_batches", False):
+        greedy = agent.act(log.obs, explore=False, action_mask=log.action_mask)
+    else:
+        greedy = [agent.act(o, explore=False, action_mask=m) for o, m in zip(log.obs, log.action_mask)]
+    pi = epsilon_greedy_policy(np.asarray(greedy), log.action_mask, epsilon)  # (n, A): pi(. | s_t)
+    target_prob = pi[np.arange(len(log)), log.action]
+    args = (log.episode, log.reward, log.behavior_prob, target_prob)
+    model = ope.fqe(log, pi, gamma=gamma)
+    discounted = log.reward * gamma ** log.step
+    r = np.bincount(log.episode, weights=discounted)                          # each visit's return
+    w = np.ones(log.n_episodes)
+    np.multiply.at(w, log.episode, target_prob / log.behavior_prob)          # whole-visit weights
+    return {"logged mean": ope.Estimate(float(r.mean()), float(r.std(ddof=1) / np.sqrt(r.size)) if r.size > 1
+                                        else float("nan")),
+            "PDIS": ope.per_decision_is(*args, gamma=gamma), "WPDIS": ope.weighted_per_decision_is(*args, gamma=gamma),
+            "DM (FQE)": ope.direct_method(model.v_target[log.step == 0]),
+            "seq. DR (FQE)": ope.sequential_dr(*args, model.q_logged, model.v_target, gamma=gamma),
+            "ess": float(w.sum() ** 2 / (w ** 2).sum() / w.size) if w.any() else 0.0}
 
 
 def load_agent(path):

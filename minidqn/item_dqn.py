@@ -114,6 +114,9 @@ class ItemDQNAgent(DQNAgent):
         if hyperparameters.get("dueling"):
             raise ValueError("dueling=True is not available for ItemDQNAgent: its Q comes from (state, product) "
                              "pairs, with no per-state advantage head")
+        if hyperparameters.get("cql_alpha"):  # its logsumexp would score the whole catalogue in every state
+            raise ValueError(f"cql_alpha={hyperparameters['cql_alpha']!r} is not available for ItemDQNAgent: "
+                             "conservative Q-learning is implemented for DQNAgent only")
         self.architecture = architecture
         self.embed_dim = check_int("embed_dim", embed_dim, minimum=1)
         items = self._check_items(item_features)

@@ -1,10 +1,13 @@
-"""Regression losses for the TD error: value and gradient with respect to the prediction.
+"""Losses of a DQN update: value and gradient with respect to the Q-values they are computed on.
 
-Both take ``pred`` and ``target`` of the same shape (``(batch,)`` in a DQN step), average over
-every element and return ``(loss, grad_pred)`` with ``grad_pred = dloss/dpred`` (same shape).
-Shapes must match exactly: ``(B, 1)`` against ``(B,)`` would broadcast to ``(B, B)`` and silently
-train on the wrong pairs, so it is refused. A NaN or infinity in gives a NaN or infinite loss out,
-not an error: there it means the learner diverged, and the caller (DQN's train step) says so.
+The regression losses for the TD error, ``mse`` and ``huber``, take ``pred`` and ``target`` of the
+same shape (``(batch,)`` in a DQN step), average over every element and return ``(loss,
+grad_pred)`` with ``grad_pred = dloss/dpred`` (same shape). Shapes must match exactly: ``(B, 1)``
+against ``(B,)`` would broadcast to ``(B, B)`` and silently train on the wrong pairs, so it is
+refused. A NaN or infinity in gives a NaN or infinite loss out, not an error: there it means the
+learner diverged, and the caller (DQN's train step) says so. ``cql_penalty`` is conservative
+Q-learning's regulariser for discrete actions (for learning from logs, ``offline.py``). Not
+covered: where the batch comes from and what the gradients update (``dqn.py``).
 """
 from __future__ import annotations
 
@@ -55,3 +58,31 @@ def huber(pred, target, delta: float = 1.0) -> tuple[float, np.ndarray]:
     loss = 0.5 * quadratic * quadratic + delta * (abs_diff - quadratic)
     grad = np.minimum(np.maximum(diff, -delta), delta) / diff.size  # clip(d, -delta, delta) / N
     return float(loss.sum()) / loss.size, grad.astype(diff.dtype, copy=False)
+
+
+def cql_penalty(q, actions, alpha: float, mask=None) -> tuple[float, np.ndarray]:
+    """Conservative Q-learning's penalty for discrete actions (Kumar et al. 2020, CQL(H)), averaged
+    over the batch like the TD loss: for ``q (B, A)``, logged ``actions (B,)`` and ``mask (B, A)``
+    (the actions allowed in each state; all when None),
+
+    ``L = alpha / B * sum_i [ log sum_{a allowed} exp q[i, a]  -  q[i, actions[i]] ]``,
+    ``dL/dq[i, a] = alpha / B * (softmax_allowed(q[i])[a] - 1[a = actions[i]])`` (0 where not allowed).
+
+    It pushes down every allowed action's value in proportion to its softmax weight and pushes
+    up the logged one: actions the log never tried cannot look better than those it did. Returns
+    ``(L, dL/dq)``, the gradient of ``q``'s shape and dtype. Called by the train step on data it
+    stored itself (the logged action is allowed by its mask), so nothing is re-checked here.
+    """
+    B = q.shape[0]
+    rows = np.arange(B)
+    z = q if mask is None else np.where(mask, q, -np.inf)                  # (B, A): masked out of the sum
+    m = z.max(axis=1, keepdims=True)                                       # (B, 1): for a stable exp
+    # A diverged q (inf, NaN) gives a NaN loss here, which the caller reports as a divergence.
+    with np.errstate(invalid="ignore", over="ignore"):
+        e = np.exp(z - m)                                                  # (B, A), 0 where masked
+        total = e.sum(axis=1)                                              # (B,)
+        logsumexp = m[:, 0] + np.log(total)                                # (B,)
+        loss = alpha * float((logsumexp - q[rows, actions]).sum()) / B
+        dq = e / total[:, None]                                            # (B, A): softmax over allowed a
+    dq[rows, actions] -= 1.0
+    return loss, (dq * (alpha / B)).astype(q.dtype, copy=False)

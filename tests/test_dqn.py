@@ -50,6 +50,12 @@ def reference_step(agent, idx):
         loss, dq = loss_fn(q[0, a:a + 1], np.array([y]))
         grad_out = np.zeros_like(q)
         grad_out[0, a] = dq[0] / B  # per-sample loss, averaged over the batch
+        if cfg.cql_alpha:  # + alpha (log sum_{b allowed in s} e^Q(s, b) - Q(s, a)); gradient softmax - one-hot
+            allowed_s = np.arange(q.shape[1]) if buf.action_mask is None else np.flatnonzero(buf.action_mask[i])
+            w = np.exp(q[0, allowed_s])
+            loss += cfg.cql_alpha * (np.log(w.sum()) - q[0, a])
+            grad_out[0, allowed_s] += cfg.cql_alpha * (w / w.sum()) / B
+            grad_out[0, a] -= cfg.cql_alpha / B
         agent.online.backward(grad_out)
         grads += agent.online.grads
         losses.append(loss)
@@ -61,10 +67,11 @@ def reference_step(agent, idx):
 @pytest.mark.parametrize("masks", [False, True])
 @pytest.mark.parametrize("n_steps", [1, 3])
 @pytest.mark.parametrize("dueling", [False, True])
-def test_vectorized_step_equals_per_sample_loop(double, loss, masks, n_steps, dueling):
+@pytest.mark.parametrize("cql_alpha", [0.0, 0.7])
+def test_vectorized_step_equals_per_sample_loop(double, loss, masks, n_steps, dueling, cql_alpha):
     agent = filled_agent(double=double, loss=loss, masks=masks, dtype=np.float64, max_grad_norm=None, n_steps=n_steps,
-                         dueling=dueling)
-    if dueling and masks:  # the masks of s were stored, and differ from those of s'
+                         dueling=dueling, cql_alpha=cql_alpha)
+    if (dueling or cql_alpha) and masks:  # the masks of s were stored, and differ from those of s'
         assert not agent.buffer.action_mask.all() and (agent.buffer.action_mask != agent.buffer.next_action_mask).any()
     if n_steps > 1:  # a mix of discounts: full windows and windows cut by ends
         g = agent.config.gamma
@@ -336,6 +343,8 @@ def test_for_env_reads_spaces_and_one_hot_encodes_discrete_states():
     ({"loss": "l1"}, ValueError, "loss"), ({"tau": 0.0}, ValueError, "tau"), ({"epsilon": 2.0}, ValueError, "epsilon"),
     ({"hidden": (64, 0)}, ValueError, "hidden"), ({"learning_rate": 0.1}, TypeError, "learning_rate"),
     ({"reward_scale": 0}, ValueError, "reward_scale"), ({"double": "yes"}, TypeError, "double"),
+    ({"cql_alpha": -0.1}, ValueError, "cql_alpha must be >= 0"), ({"cql_alpha": np.inf}, ValueError, "cql_alpha"),
+    ({"cql_alpha": "1"}, TypeError, "cql_alpha"),
 ])
 def test_bad_hyperparameters(kw, error, match):
     with pytest.raises(error, match=match):
@@ -582,3 +591,52 @@ def test_a_file_from_before_lr_end_factor_keeps_a_constant_learning_rate():
     stored = config_to_json(DQNConfig())
     del stored["lr_end_factor"]  # as files before the field existed
     assert DQNConfig(**config_from_json(stored)).lr_end_factor == 1.0
+
+
+# ---------------------------------------------------------------------------------- conservative Q-learning
+def test_cql_alpha_zero_never_runs_the_penalty(monkeypatch):
+    import minidqn.dqn
+    monkeypatch.setattr(minidqn.dqn, "cql_penalty", lambda *a: pytest.fail("cql_penalty ran with cql_alpha=0"))
+    agent = filled_agent(masks=True)
+    assert agent.buffer.action_mask is None  # and no masks of s are kept for it
+    agent.train_step()
+
+
+def test_cql_pushes_down_actions_the_log_never_tried():
+    # every logged transition took action 0 (reward 1, terminal): Q(s, 0) -> 1, and CQL pulls Q(s, 1) and
+    # Q(s, 2) below it, where plain DQN leaves them wherever initialisation put them
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(256, 3))
+    gaps = {}
+    for alpha in (0.0, 1.0):
+        agent = DQNAgent(3, 3, hidden=(16,), batch_size=32, learning_starts=10 ** 9, lr=1e-2, seed=0,
+                         reward_scale=1.0, cql_alpha=alpha)
+        agent.observe(obs, np.zeros(256, np.int64), np.ones(256), obs, np.ones(256, bool))
+        for _ in range(300):
+            agent.train_step()
+        q = agent.q_values(obs)
+        gaps[alpha] = float(np.mean(q[:, 0] - q[:, 1:].max(axis=1)))
+        assert abs(np.mean(q[:, 0]) - 1.0) < 0.05  # the logged action's value is learned either way
+    # seed 0: plain -1.13 (an action never tried looks best: greedy would pick it), CQL +6.29
+    assert gaps[0.0] < 0 < 3.0 < gaps[1.0], gaps
+
+
+def test_cql_alpha_is_saved_and_old_files_load_with_cql_off(tmp_path):
+    import json
+    from minidqn._checkpoint import load_arrays, save_arrays
+    agent = filled_agent(n=40, masks=True, cql_alpha=0.3)
+    assert agent.buffer.action_mask is not None and not agent.buffer.action_mask[:40].all()
+    agent.save(tmp_path / "a.npz", include_buffer=True)
+    loaded = DQNAgent.load(tmp_path / "a.npz")
+    assert loaded.config.cql_alpha == 0.3
+    np.testing.assert_array_equal(loaded.buffer.action_mask[:40], agent.buffer.action_mask[:40])
+    assert DQNAgent.load(tmp_path / "a.npz", cql_alpha=2.0).config.cql_alpha == 2.0  # masks kept either way
+    with pytest.raises(ValueError, match="change whether the replay keeps the masks of s"):
+        DQNAgent.load(tmp_path / "a.npz", cql_alpha=0.0)
+    filled_agent(n=40).save(tmp_path / "plain.npz")  # no buffer: any cql_alpha fits
+    assert DQNAgent.load(tmp_path / "plain.npz", cql_alpha=1.0).config.cql_alpha == 1.0
+    old = load_arrays(tmp_path / "plain.npz", "DQNAgent")  # as written before cql_alpha existed
+    meta = json.loads(str(old["meta"]))
+    del meta["config"]["cql_alpha"]
+    save_arrays(tmp_path / "old.npz", "DQNAgent", {**old, "meta": np.array(json.dumps(meta))})
+    assert DQNAgent.load(tmp_path / "old.npz").config.cql_alpha == 0.0

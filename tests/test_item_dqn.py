@@ -176,7 +176,8 @@ def test_for_env_trains_on_the_shop_and_its_vector_version():
     ((4, np.ones((3, 2))), {"embed_dim": 0}, ValueError, "embed_dim"),
     ((0, np.ones((3, 2))), {}, ValueError, "obs_dim"),
     ((4, np.ones((3, 2))), {"lr": -1.0}, ValueError, "lr"),
-    ((4, np.ones((3, 2))), {"dueling": True}, ValueError, "dueling")])
+    ((4, np.ones((3, 2))), {"dueling": True}, ValueError, "dueling"),
+    ((4, np.ones((3, 2))), {"cql_alpha": 1.0}, ValueError, "cql_alpha=1.0 is not available for ItemDQNAgent")])
 def test_bad_construction_is_refused(args, kw, error, match):
     with pytest.raises(error, match=match):
         ItemDQNAgent(*args, **kw)

@@ -4,7 +4,7 @@ from hypothesis import given, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from conftest import assert_grad_close, numerical_grad
-from minidqn.losses import huber, mse
+from minidqn.losses import cql_penalty, huber, mse
 
 values = arrays(np.float64, st.integers(1, 20), elements=st.floats(-5, 5))
 
@@ -69,3 +69,47 @@ def test_shape_trap_and_bad_values_are_refused(fn):
 def test_bad_delta():
     with pytest.raises(ValueError, match="delta must be > 0"):
         huber(np.zeros(2), np.zeros(2), delta=0)
+
+
+# ---------------------------------------------------------------------------------- CQL's penalty
+def test_cql_penalty_by_hand():
+    # row 0: all allowed, log(e^0 + e^1 + e^2) - Q[a=2]; row 1: action 2 masked out, log(e^3 + e^3) - Q[a=0]
+    q = np.array([[0.0, 1.0, 2.0], [3.0, 3.0, 50.0]])
+    mask = np.array([[True, True, True], [True, True, False]])
+    loss, dq = cql_penalty(q, np.array([2, 0]), 0.5, mask)
+    lse0 = np.log(1 + np.e + np.e ** 2)
+    assert loss == pytest.approx(0.5 * ((lse0 - 2.0) + (3.0 + np.log(2.0) - 3.0)) / 2, rel=1e-14)
+    soft0 = np.exp([0.0, 1.0, 2.0] - lse0)
+    np.testing.assert_allclose(dq, 0.5 / 2 * np.array([soft0 - [0, 0, 1], [0.5 - 1, 0.5, 0.0]]), rtol=1e-14)
+
+
+def test_cql_penalty_is_zero_only_when_the_logged_action_is_the_one_allowed():
+    loss, dq = cql_penalty(np.array([[7.0, -2.0]]), np.array([0]), 3.0, np.array([[True, False]]))
+    assert loss == 0.0 and not dq.any()
+    loss, _ = cql_penalty(np.array([[7.0, -2.0]]), np.array([0]), 3.0)  # the other action counts: > 0
+    assert loss == pytest.approx(3.0 * np.log1p(np.exp(-9.0)), rel=1e-12)
+
+
+@given(seed=st.integers(0, 10_000), B=st.integers(1, 6), A=st.integers(1, 5), masked=st.booleans(),
+       alpha=st.floats(0.01, 5.0))
+def test_cql_gradient_matches_central_differences(seed, B, A, masked, alpha):
+    rng = np.random.default_rng(seed)
+    q, actions = rng.normal(0, 3, (B, A)), rng.integers(A, size=B)
+    mask = None
+    if masked:
+        mask = rng.random((B, A)) < 0.5
+        mask[np.arange(B), actions] = True  # the logged action is allowed where it was taken
+    _, dq = cql_penalty(q, actions, alpha, mask)
+    numeric = numerical_grad(lambda: cql_penalty(q, actions, alpha, mask)[0], q)
+    assert_grad_close(dq, numeric, what="cql")
+    if masked:
+        assert not dq[~mask].any()  # masked actions get no gradient at all
+
+
+def test_cql_penalty_is_stable_for_large_q_and_keeps_the_dtype():
+    q = np.array([[1000.0, 999.0]], np.float32)
+    loss, dq = cql_penalty(q, np.array([1]), 1.0)
+    # float32 holds 1000 to 6e-5: no overflow from exp(1000), and an answer to that precision
+    assert loss == pytest.approx(1.0 + np.log1p(np.exp(-1.0)), abs=1e-4) and dq.dtype == np.float32
+    loss, _ = cql_penalty(np.array([[np.inf, 0.0]]), np.array([1]), 1.0)  # a diverged Q: NaN out, no warning
+    assert not np.isfinite(loss)
