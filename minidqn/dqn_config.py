@@ -16,6 +16,13 @@ CartPole-v1. What they changed, and why:
   0.99; with the settings above 0.99 still learns the feature shop, but the tabular shop's DQN
   fell to 81 % of the optimum on some seeds, where 0.95 loses at most 0.24 % of the undiscounted
   optimum (exact, by value iteration) and learns more steadily.
+* ``lr_end_factor=0.1``: over a ``train()`` run the learning rate falls linearly to a tenth,
+  the step-size decay that stochastic approximation asks for. With a constant step the last
+  updates move Q as much as the first, and where several actions are worth nearly the same that
+  noise picks the wrong one: over 10 seeds it lifted the tabular shop's DQN from 96.1 % to 98.9 %
+  of the optimum (median), pricing from 96.7 % to 98.4 % and the feature shop's lift over the
+  myopic oracle from 23 % to 33 %; it cost CartPole-v1 (median greedy return 289 to 214 at
+  50,000 steps), which keeps improving to the last step.
 """
 from __future__ import annotations
 
