@@ -35,15 +35,12 @@ sys.path.insert(0, os.path.dirname(__file__))
 import _timing  # noqa: E402,F401  (one BLAS thread, as everywhere)
 
 from minidqn import DQNAgent, GreedyAgent, RandomAgent, ShopEnv  # noqa: E402
-from minidqn import ope  # noqa: E402
+from minidqn.experiments import LOG_ESTIMATORS as ESTIMATORS, policy_estimates  # noqa: E402
 from minidqn.logs import collect_log, epsilon_greedy_policy  # noqa: E402
 from minidqn.train import train  # noqa: E402
 
 LOG_EPSILON = 0.3
 TRUTH_SEED = 1_000_000  # far from the log seeds 0, 1, 2, ...
-ESTIMATORS = ("logged mean", "PDIS", "WPDIS", "DM (FQE)", "seq. DR (FQE)")
-
-
 def returns(log) -> np.ndarray:
     """Each logged visit's total reward."""
     return np.bincount(log.episode, weights=log.reward)
@@ -78,18 +75,7 @@ def truth(agent, epsilon: float, visits: int) -> tuple[float, float]:
 
 def estimate_all(log, pi: np.ndarray) -> dict:
     """Every estimator's ``Estimate`` of the target ``pi`` from ``log``, and the visits' ESS share."""
-    rows = np.arange(len(log))
-    target_prob = pi[rows, log.action]
-    args = (log.episode, log.reward, log.behavior_prob, target_prob)
-    model = ope.fqe(log, pi)
-    w = np.ones(log.n_episodes)
-    np.multiply.at(w, log.episode, target_prob / log.behavior_prob)  # whole-visit weights
-    r = returns(log)
-    return {"logged mean": ope.Estimate(float(r.mean()), float(r.std(ddof=1) / np.sqrt(r.size))),
-            "PDIS": ope.per_decision_is(*args), "WPDIS": ope.weighted_per_decision_is(*args),
-            "DM (FQE)": ope.direct_method(model.v_target[log.step == 0]),
-            "seq. DR (FQE)": ope.sequential_dr(*args, model.q_logged, model.v_target),
-            "ess": float(w.sum() ** 2 / (w ** 2).sum() / w.size) if w.any() else 0.0}
+    return policy_estimates(log, pi)
 
 
 def table(results: dict, truths: dict, n_seeds: int) -> str:

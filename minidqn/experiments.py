@@ -136,7 +136,12 @@ def log_estimates(agent, log, epsilon: float = 0.0, gamma: float = 1.0) -> dict:
         greedy = agent.act(log.obs, explore=False, action_mask=log.action_mask)
     else:
         greedy = [agent.act(o, explore=False, action_mask=m) for o, m in zip(log.obs, log.action_mask)]
-    pi = epsilon_greedy_policy(np.asarray(greedy), log.action_mask, epsilon)  # (n, A): pi(. | s_t)
+    return policy_estimates(log, epsilon_greedy_policy(np.asarray(greedy), log.action_mask, epsilon), gamma)
+
+
+def policy_estimates(log, pi: np.ndarray, gamma: float = 1.0) -> dict:
+    """:func:`log_estimates` for a target policy given as its action probabilities at every
+    logged state, ``pi`` ``(n, A)`` (row t: ``pi(. | s_t)``)."""
     target_prob = pi[np.arange(len(log)), log.action]
     args = (log.episode, log.reward, log.behavior_prob, target_prob)
     model = ope.fqe(log, pi, gamma=gamma)
