@@ -63,7 +63,7 @@ def run_seed(seed: int, steps: int, episodes: int, save_dir: str | None = None, 
         agents["dqn"] = make_agent("dqn", VectorShopEnv(dqn_recipe.num_envs), seed=seed)
         train(agents["dqn"], VectorShopEnv(dqn_recipe.num_envs, seed=seed), steps, seed=seed, progress=False)
         out["train_seconds_dqn"] = time.perf_counter() - start
-    results = compare_catalogues(agents, ("popularity",), episodes, EVAL_SEED)
+    results = compare_catalogues(agents, ("popularity",), episodes, EVAL_SEED, baseline_seed=seed)
     out.update(flat_revenues(results))
     return out
 

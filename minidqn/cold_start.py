@@ -36,31 +36,34 @@ REFERENCE = "greedy"                        # the myopic oracle: every ratio is 
 BASELINES = ("random", "popularity", "greedy")
 
 
-def compare_catalogues(agents: dict, baselines=("popularity",), episodes: int = 500, seed: int = 12_345) -> dict:
+def compare_catalogues(agents: dict, baselines=("popularity",), episodes: int = 500, seed: int = 12_345,
+                       baseline_seed: int | None = None) -> dict:
     """Revenue per session of every agent on every catalogue of ``CATALOGUES``.
 
     ``agents``: name -> a learner trained on the training catalogue (``ItemDQNAgent`` or
     ``DQNAgent``); ``baselines``: names from ``BASELINES`` (the myopic oracle ``"greedy"`` is
     always run). Every agent on a catalogue meets the same ``episodes`` shoppers (``evaluate``'s
-    ``seed``). Returns ``{catalogue key: {name: evaluate() metrics, or None where the agent
-    cannot score that catalogue}}``, the oracle first.
+    ``seed``); ``baseline_seed`` (default: ``seed``) seeds the baselines' own draws (popularity's
+    log of random recommendations, random choices, ties). Returns ``{catalogue key: {name:
+    evaluate() metrics, or None where the agent cannot score that catalogue}}``, the oracle first.
     """
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise ValueError(f"baselines: unknown {unknown}; the cold start compares {BASELINES} "
                          "(the exact oracle needs a finite shop)")
     originals = {name: agent.items.copy() for name, agent in agents.items() if hasattr(agent, "set_items")}
-    popularity = make_agent("popularity", ShopEnv(), seed=seed) if "popularity" in baselines else None
+    b_seed = seed if baseline_seed is None else baseline_seed
+    popularity = make_agent("popularity", ShopEnv(), seed=b_seed) if "popularity" in baselines else None
     results = {}
     try:
         for key, (_, config) in CATALOGUES.items():
             env = ShopEnv(config)
-            rows = {REFERENCE: GreedyAgent(env, seed=seed)}
+            rows = {REFERENCE: GreedyAgent(env, seed=b_seed)}
             for name in baselines:
                 if name == "random":
-                    rows[name] = RandomAgent.for_env(env, seed=seed)
+                    rows[name] = RandomAgent.for_env(env, seed=b_seed)
                 elif name == "popularity":
-                    rows[name] = popularity if key == "train" else PopularityAgent.for_env(env, seed=seed)
+                    rows[name] = popularity if key == "train" else PopularityAgent.for_env(env, seed=b_seed)
             for name, agent in agents.items():
                 if name in originals:
                     agent.set_items(env.item_features)
