@@ -36,7 +36,8 @@ new products' features to the training catalogue's range changed nothing (0.47),
 interpolation, not extrapolation. So each update sees the shown products' features plus
 Gaussian noise, ``x_j + sigma * sd * eps_j`` (``sd``: each feature's standard deviation over the
 catalogue; the target's max runs on the clean catalogue): Q must hold for products *near* the
-ones shown, which smooths it between them. Revenue per session over the myopic oracle's, median
+ones shown, which smooths it between them (seed 0's first recommendation among the 1,000 then
+has a median price of 2.04 and quality 0.67, against 0.29 and 0.38 without). Revenue per session over the myopic oracle's, median
 (min - max) over seeds 0-4, 100,000 steps with the recipe's settings
 (``benchmarks/cold_start.py --no-dqn --set item_noise=...``):
 
