@@ -232,8 +232,8 @@ def _compare_cold_start(args, names, loaded) -> int:
     print(f"Cold start: revenue per session on {args.episodes} fresh shoppers per catalogue, and its ratio "
           "to the myopic oracle's; no agent retrained")
     print(cold_start_table(results))
-    print("Popularity has no counts for new products (it recommends them at random); a DQN has one output "
-          "per product id, so it runs a new catalogue by id where the counts match.")
+    print("Popularity has no counts for new products (it recommends them at random); a DQN has one\n"
+          "output per product id, so it runs a new catalogue by id where the counts match.")
     return 0
 
 
