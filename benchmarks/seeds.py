@@ -15,6 +15,10 @@ Figures (share = value / optimal value, exact; lift = revenue per session / gree
 * ``shop dqn``: lift over the myopic oracle on 300 fresh shoppers seeded 10,000, and the gap in
   standard errors, as tests/test_learning.py measures it; and the demo's lift, on 500 shoppers
   seeded ``10_000 + seed`` (README).
+* ``shop-items item-dqn``: ``ItemDQNAgent`` with its recipe's settings after 20,000 steps on the
+  training catalogue, revenue per session on 200 fresh shoppers seeded 10,000 over random's and
+  the myopic oracle's, on that catalogue and on 100 products never seen (``set_items``, no
+  retraining), as tests/test_learning.py measures it.
 * ``pricing dqn`` is also given as the median of 3 seeds, as its test asserts, over every
   choice of 3 of the seeds run.
 * ``cartpole dqn``, ``acrobot dqn``, ``mountaincar dqn`` (where Gymnasium is installed): mean
@@ -45,8 +49,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _timing import print_table  # noqa: E402  (importing it also sets one BLAS thread)
 
 from minidqn import DQNAgent, limit_blas_threads  # noqa: E402
-from minidqn.baselines import GreedyAgent  # noqa: E402
-from minidqn.envs.shop import ShopEnv  # noqa: E402
+from minidqn.baselines import GreedyAgent, RandomAgent  # noqa: E402
+from minidqn.envs.shop import ShopConfig, ShopEnv  # noqa: E402
 from minidqn.experiments import RECIPES, exact_share, make_agent, make_env  # noqa: E402
 from minidqn.schedules import PowerStepSize  # noqa: E402
 from minidqn.tabular import TabularQAgent, policy_evaluation, value_iteration  # noqa: E402
@@ -86,6 +90,30 @@ def shop(agent_name: str, seed: int, **overrides) -> dict:
         figures[f"lift vs greedy ({label}: {episodes} shoppers)"] = gap / greedy["revenue_per_session"] + 1
         if label == "test":
             figures["gap / its s.e. (test)"] = gap / se
+    return figures
+
+
+ITEM_TEST_STEPS = 20_000  # tests/test_learning.py's budget for ItemDQNAgent
+
+
+def item_dqn_cold_start(agent_name: str, seed: int, **overrides) -> dict:
+    """tests/test_learning.py's item-DQN run: the recipe's settings (the agent's defaults
+    otherwise), ``ITEM_TEST_STEPS`` steps on the training catalogue, then 200 fresh shoppers
+    seeded 10,000 on it and on 100 products never seen (``set_items``, no retraining); revenue per
+    session over random's (the baseline that knows as little of a new product) and the oracle's."""
+    recipe = RECIPES[("shop", agent_name)]
+    env = make_env("shop", seed=seed, agent=agent_name, num_envs=recipe.num_envs)
+    agent = make_agent(agent_name, env, seed=seed, **overrides)
+    train(agent, env, ITEM_TEST_STEPS, seed=seed, progress=False)
+    figures = {}
+    for label, config in (("training catalogue", ShopConfig()), ("100 new products", ShopConfig(catalogue_seed=1))):
+        shop_env = ShopEnv(config)
+        agent.set_items(shop_env.item_features)
+        learned = evaluate(agent, shop_env, 200, seed=10_000)["revenue_per_session"]
+        rand = evaluate(RandomAgent.for_env(shop_env, seed=0), shop_env, 200, seed=10_000)["revenue_per_session"]
+        greedy = evaluate(GreedyAgent(shop_env, seed=0), shop_env, 200, seed=10_000)["revenue_per_session"]
+        figures[f"/ random ({label})"] = learned / rand
+        figures[f"/ greedy ({label})"] = learned / greedy
     return figures
 
 
@@ -134,6 +162,7 @@ PROBLEMS = {
     ("pricing", "q"): pricing,
     ("pricing", "dqn"): pricing,
     ("shop", "dqn"): shop,
+    ("shop-items", "item-dqn"): item_dqn_cold_start,
     ("random-mdp", "q"): random_mdp_q,
 }
 CLASSIC_STEPS = 50_000
@@ -151,7 +180,7 @@ def baselines() -> dict:
     greedy = d0 @ policy_evaluation(P, R, R.argmax(axis=1), 1.0) / (d0 @ value_iteration(P, R, 1.0)[1])
     b = make_env("pricing").baseline_values()
     return {"tabular-shop": f"greedy {greedy:.3f}", "pricing": f"best fixed {b['best_fixed'] / b['optimal']:.3f}",
-            "shop": "greedy 1.000", "random-mdp": "-", "cartpole": "solved 475", "acrobot": "solved -100",
+            "shop": "greedy 1.000", "shop-items": "random, greedy 1.000", "random-mdp": "-", "cartpole": "solved 475", "acrobot": "solved -100",
             "mountaincar": "solved -110"}
 
 

@@ -32,6 +32,7 @@ def save_item_dqn(agent, path, include_buffer: bool, metadata) -> None:
     """``ItemDQNAgent.save``."""
     meta = {"obs_dim": agent.obs_dim, "d_item": agent.d_item, "n_items": agent.n_actions,
             "embed_dim": agent.embed_dim, "architecture": agent.architecture, "one_hot": agent.one_hot,
+            "item_noise": agent.item_noise,
             "steps": agent.steps, "since_train": agent._since_train, "reward_scale": agent._reward_scale,
             "config": config_to_json(agent.config), "rng_state": generator_to_json(agent.rng),
             "metadata": check_metadata(metadata)}
@@ -50,6 +51,8 @@ def save_item_dqn(agent, path, include_buffer: bool, metadata) -> None:
 
 def load_item_dqn(cls, path, overrides: dict):
     """``ItemDQNAgent.load``: an instance of ``cls`` rebuilt from ``path``."""
+    overrides = dict(overrides)
+    noise_override = overrides.pop("item_noise", None)  # the agent's own setting, not DQNConfig's
     fixed = sorted(set(overrides) & set(_FIXED))
     if fixed:
         raise TypeError(f"{KIND}.load(): {fixed} cannot be overridden: they define the saved agent and its "
@@ -73,6 +76,9 @@ def load_item_dqn(cls, path, overrides: dict):
             scale = None if scale is None else check_float("reward_scale", scale, low=0.0, low_open=True)
             rng = generator_from_json(meta["rng_state"])
             metadata = check_metadata(meta.get("metadata", {}))
+            # files from before item_noise existed were trained without it
+            item_noise = check_float("item_noise", meta.get("item_noise", 0.0), 0.0, 10.0) \
+                if noise_override is None else noise_override
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"{where} holds an unusable {KIND} description: {type(e).__name__}: {e}") from e
         if meta["config"].get("epsilon") == "callable" and "epsilon" not in overrides:
@@ -89,7 +95,7 @@ def load_item_dqn(cls, path, overrides: dict):
         check_allocation(ckpt, f"{n_params} parameters and a replay of {config.buffer_size} transitions",
                          4 * n_params * itemsize + config.buffer_size * per_transition)
         agent = cls(sizes["obs_dim"], ckpt.read("items"), embed_dim=sizes["embed_dim"], architecture=arch,
-                    one_hot=one_hot, **{**saved, **overrides})
+                    one_hot=one_hot, item_noise=item_noise, **{**saved, **overrides})
         try:
             agent.online.params[:] = ckpt.read("online.params")
             agent.target.params[:] = ckpt.read("target.params")

@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--agents", default="random,popularity,greedy",
                     help=f"comma-separated baselines from {ex.BASELINES} (default: %(default)s)")
     cp.add_argument("--load", nargs="*", default=[], metavar="PATH", help="saved agents to add, one row per file")
+    cp.add_argument("--cold-start", action="store_true",
+                    help="--env shop only: one row per catalogue instead (the training one, 100 and 1,000 "
+                         "products never seen), each agent's revenue per session and its ratio to the myopic "
+                         "oracle's (greedy); a saved item DQN scores new products by their features, a DQN "
+                         "only by id")
     _add_evaluation_episodes(cp)
 
     rc = sub.add_parser("recommend", help="a sample episode with the agent's ranked top-k",

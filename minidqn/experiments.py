@@ -54,7 +54,7 @@ RECIPES = {
 }
 # ItemDQNAgent: the settings its figures were measured with (benchmarks/cold_start.py, README), written
 # out so that a change of DQNConfig's defaults or of the DQN recipe does not change them unmeasured.
-RECIPES[("shop", "item-dqn")] = Recipe(100_000, dict(gamma=0.8, tau=0.01, lr=5e-4, train_freq=2,
+RECIPES[("shop", "item-dqn")] = Recipe(100_000, dict(gamma=0.8, tau=0.01, lr=5e-4, train_freq=2, lr_end_factor=1.0,
                                                      epsilon=LinearSchedule(1.0, 0.05, 50_000)), num_envs=8)
 
 

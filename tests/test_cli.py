@@ -1,6 +1,7 @@
 """The command line end to end on tiny budgets, through ``main(argv)``."""
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -321,3 +322,35 @@ def test_train_item_dqn_on_the_shop_then_evaluate_and_recommend_with_it(capsys, 
     with pytest.raises(SystemExit) as e:
         run(capsys, "train", "--env", "pricing", "--agent", "item-dqn", "--steps", "10")
     assert e.value.code == 2 and "features: --env shop" in capsys.readouterr().err
+
+
+def test_compare_cold_start_puts_saved_agents_on_new_catalogues(capsys, tmp_path):
+    item, dqn = str(tmp_path / "item.npz"), str(tmp_path / "dqn.npz")
+    for agent, path in (("item-dqn", item), ("dqn", dqn)):
+        code, _, _ = run(capsys, "train", "--env", "shop", "--agent", agent, "--steps", "300", "--num-envs", "2",
+                         "--save", path, "--no-progress")
+        assert code == 0
+    code, out, _ = run(capsys, "compare", "--cold-start", "--agents", "random,greedy", "--load", item, dqn,
+                       "--episodes", "4")
+    assert code == 0 and out.startswith("Cold start: revenue per session on 4 fresh shoppers")
+    table = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()[1:6]]
+    assert table[0] == ["catalogue", "myopic oracle", "random", "item-dqn (item.npz)", "dqn (dqn.npz)"]
+    rows = {cells[0]: cells[1:] for cells in table[2:]}
+    assert list(rows) == ["training (100 products)", "100 new products", "1,000 new products"]
+    for cells in rows.values():  # each agent's ratio is its revenue over the oracle's, as printed
+        oracle = float(cells[0])
+        for cell in cells[1:]:
+            if cell != "cannot score them":
+                revenue, ratio = cell.split()
+                assert abs(float(revenue) / oracle - float(ratio.strip("()x"))) <= 0.006
+    assert rows["100 new products"][3].endswith("x)")       # the DQN run by id: 100 outputs, 100 products
+    assert rows["1,000 new products"][3] == "cannot score them"
+    assert rows["1,000 new products"][2].endswith("x)")     # the item DQN scores all 1,000
+
+
+def test_compare_cold_start_is_for_the_shop_and_its_baselines(capsys):
+    for argv, message in ((["--env", "pricing"], "--cold-start compares catalogues of --env shop"),
+                          (["--agents", "oracle"], "the cold start compares ('random', 'popularity', 'greedy')")):
+        with pytest.raises(SystemExit) as e:
+            main(["compare", "--cold-start", "--episodes", "2", *argv])
+        assert e.value.code == 2 and message in capsys.readouterr().err

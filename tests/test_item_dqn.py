@@ -16,7 +16,7 @@ def catalogue(n=7, d=3, seed=2):
 
 def filled_agent(n=200, obs_dim=4, n_items=7, d_item=3, masks=False, **kw):
     kw = {"learning_starts": 10 ** 9, "batch_size": 16, "seed": 0, "reward_scale": 1.0, "hidden": (6,),
-          "embed_dim": 4, **kw}
+          "embed_dim": 4, "item_noise": 0.0, **kw}
     agent = ItemDQNAgent(obs_dim, catalogue(n_items, d_item), **kw)
     rng = np.random.default_rng(1)
     mask = None
@@ -43,19 +43,21 @@ def q_pair(net, s, x) -> float:
     return float(net.net.predict(np.concatenate([s, x]))[0])
 
 
-def reference_step(agent, idx):
-    """The update one transition and one product at a time."""
+def reference_step(agent, idx, item_x=None):
+    """The update one transition and one product at a time (``item_x``: the products' features
+    the loss sees, by default the stored ones)."""
     cfg, buf = agent.config, agent.buffer
     loss_fn = {"huber": huber, "mse": mse}[cfg.loss]
     grads, losses = np.zeros_like(agent.online.params), []
-    for i in idx:
+    for j, i in enumerate(idx):
         next_q_target = np.array([q_pair(agent.target, buf.next_obs[i], x) for x in agent.items])
         chooser = (np.array([q_pair(agent.online, buf.next_obs[i], x) for x in agent.items])
                    if cfg.double else next_q_target)
         allowed = np.flatnonzero(buf.next_action_mask[i])
         best = allowed[np.argmax(chooser[allowed])]
         y = buf.rewards[i] + (0.0 if buf.terminated[i] else buf.discounts[i] * next_q_target[best])
-        q = agent.online.forward_pairs(buf.obs[i][None], buf.item_x[i][None])
+        x = buf.item_x[i] if item_x is None else item_x[j]
+        q = agent.online.forward_pairs(buf.obs[i][None], x[None])
         loss, dq = loss_fn(q, np.array([y]))
         agent.online.backward_pairs(dq / idx.size)  # per-sample loss, averaged over the batch
         grads += agent.online.grads
@@ -79,6 +81,39 @@ def test_vectorized_step_equals_per_sample_loop(architecture, double, loss, mask
     got = agent.train_step()
     assert abs(got - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss))
     np.testing.assert_allclose(agent.online.grads, ref_grads, rtol=1e-10, atol=1e-12)
+
+
+def test_item_noise_perturbs_the_shown_products_features_in_the_loss_only():
+    agent = filled_agent(item_noise=0.3, dtype=np.float64, max_grad_norm=None, masks=True)
+    buf = agent.buffer
+    state, noise_state = buf.rng.bit_generator.state, agent.rng.bit_generator.state
+    idx = buf.sample_indices(agent.config.batch_size)
+    buf.rng.bit_generator.state = state
+    eps = agent.rng.standard_normal((idx.size, 3))
+    agent.rng.bit_generator.state = noise_state  # train_step draws the same noise
+    sd = agent.items.std(axis=0)
+    noisy = buf.item_x[idx] + 0.3 * sd * eps               # the target's max stays on the clean catalogue
+    ref_loss, ref_grads = reference_step(agent, idx, noisy)
+    got = agent.train_step()
+    assert abs(got - ref_loss) <= 1e-10 * max(1.0, abs(ref_loss))
+    np.testing.assert_allclose(agent.online.grads, ref_grads, rtol=1e-10, atol=1e-12)
+    clean_loss, _ = reference_step(filled_agent(item_noise=0.3, dtype=np.float64, masks=True), idx)
+    assert abs(got - clean_loss) > 1e-6                       # the noise did change the loss
+
+
+def test_item_noise_defaults_on_is_checked_and_survives_save_and_load(tmp_path):
+    agent = ItemDQNAgent(4, catalogue())
+    assert agent.item_noise == 0.05
+    for bad in (-0.1, 11.0, float("nan")):
+        with pytest.raises(ValueError, match="item_noise"):
+            ItemDQNAgent(4, catalogue(), item_noise=bad)
+    agent = filled_agent(item_noise=0.25)
+    agent.save(tmp_path / "a.npz")
+    assert ItemDQNAgent.load(tmp_path / "a.npz").item_noise == 0.25
+    assert ItemDQNAgent.load(tmp_path / "a.npz", item_noise=0.0).item_noise == 0.0
+    np.testing.assert_allclose(agent._item_sd, agent.items.std(axis=0))
+    agent.set_items(catalogue(50, 3, seed=9) * 4)              # the noise's scale follows the catalogue
+    np.testing.assert_allclose(agent._item_sd, agent.items.std(axis=0))
 
 
 @settings(max_examples=15)

@@ -1,4 +1,5 @@
-"""End-to-end: the learners, with their default settings and the budgets the demo uses, beat their baselines.
+"""End-to-end: the learners, with their default settings and the budgets the demo uses, beat their baselines
+(the item DQN on a fifth of its budget, on its catalogue and on products it never saw).
 
 Seeds are fixed and budgets small; each assertion is a clear margin over a baseline computed
 exactly (finite shops) or on fresh shoppers never seen in training.
@@ -60,3 +61,28 @@ def test_dqn_with_default_settings_earns_clearly_more_than_the_myopic_oracle_on_
     # DQNAgent's defaults, 10 seeds: lift min 1.371, median 1.455, max 1.574 (seed 0: 1.382).
     # Threshold 1.20.
     assert learned["revenue_per_session"] >= 1.20 * greedy["revenue_per_session"]
+
+
+def test_item_dqn_beats_random_on_its_catalogue_and_on_new_products_without_retraining():
+    from minidqn.baselines import RandomAgent
+    from minidqn.envs.shop import ShopConfig, ShopEnv
+    from minidqn.train import evaluate
+
+    recipe = RECIPES[("shop", "item-dqn")]
+    env = make_env("shop", seed=0, agent="item-dqn", num_envs=recipe.num_envs)
+    agent = make_agent("item-dqn", env, seed=0)
+    train(agent, env, 20_000, seed=0, progress=False)
+    lift = {}
+    for name, config in (("training", ShopConfig()), ("new", ShopConfig(catalogue_seed=1))):
+        env = ShopEnv(config)
+        agent.set_items(env.item_features)  # the new products: by their features, no retraining
+        learned = evaluate(agent, env, 200, seed=10_000)["revenue_per_session"]
+        lift[name] = learned / evaluate(RandomAgent.for_env(env), env, 200, seed=10_000)["revenue_per_session"]
+    # ItemDQNAgent's defaults with its recipe's settings, 20,000 steps (a fifth of the recipe's
+    # budget), 10 seeds (benchmarks/seeds.py, shop-items): revenue / random's on the training
+    # catalogue min 2.01, median 3.09, max 4.18 (seed 0: 3.23; over the myopic oracle's: 0.63,
+    # 0.96, 1.30); on 100 products never seen min 1.17, median 1.51, max 2.51 (seed 0: 1.56; the
+    # oracle's: 0.44, 0.57, 0.95). Popularity knows nothing of new products: random is its bar
+    # there. Thresholds 1.8 and 1.10.
+    assert lift["training"] >= 1.8, lift
+    assert lift["new"] >= 1.10, lift
