@@ -89,7 +89,10 @@ def evaluate(agent, env, episodes: int = 20, seed: int = 0, max_episode_steps: i
         visit = set()
         while not done:
             action = agent.act(obs, explore=False, **({} if mask is None else {"action_mask": mask}))
-            visit.add(int(action))
+            if isinstance(action, np.ndarray) and action.ndim:   # a slate: every product shown counts
+                visit.update(action.tolist())
+            else:
+                visit.add(int(action))
             obs, reward, terminated, truncated, info = step_env(env, action)
             returns[i] += finite_rewards(reward, (), int(lengths[i]) + 1)
             lengths[i] += 1
