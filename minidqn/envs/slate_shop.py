@@ -48,7 +48,8 @@ def clicked_slot(obs, slate_size: int):
     """The slot clicked at the step that produced ``obs`` (``(d,)`` → int, ``(n, d)`` → ``(n,)``),
     -1 for no click: read from the last ``slate_size`` entries."""
     slots = np.asarray(obs)[..., -slate_size:]
-    return np.where(slots.max(axis=-1) > 0.5, slots.argmax(axis=-1), -1)
+    slot = np.where(slots.max(axis=-1) > 0.5, slots.argmax(axis=-1), -1)
+    return int(slot) if slot.ndim == 0 else slot
 
 
 class SlateShopEnv:
