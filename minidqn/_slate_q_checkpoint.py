@@ -79,6 +79,7 @@ def load_slate_q(cls, path, overrides: dict):
         scale = float(ckpt.read_scalar("reward_scale", "f"))
         agent.reward_scale = None if np.isnan(scale) else scale
         agent.rng = generator_from_json(read_json(ckpt, "rng"))
+        agent.metadata = meta.get("user")
         agent.buffer.rng = agent.rng
         if not np.all(np.isfinite(agent.choice.params)):
             raise ValueError(f"{ckpt.where}: the choice model's parameters are not finite")

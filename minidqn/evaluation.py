@@ -98,7 +98,10 @@ def evaluate(agent, env, episodes: int = 20, seed: int = 0, max_episode_steps: i
             lengths[i] += 1
             for key, totals in events.items():
                 if key in info:
-                    totals[i] += float(info[key])
+                    value = info[key]
+                    if key == "clicked" and not isinstance(value, (bool, np.bool_)):
+                        value = value >= 0      # a slate env reports the slot clicked, -1 for none
+                    totals[i] += float(value)
                     seen.add(key)
             capped = not (terminated or truncated) and lengths[i] >= cap
             mask, done = action_mask(info), terminated or truncated or capped

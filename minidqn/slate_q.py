@@ -124,7 +124,7 @@ class SlateQAgent:
         self.buffer = SlateReplay(cfg.buffer_size, self.obs_dim, self.n_items, self.slate_size, cfg.dtype, self.rng)
         self.reward_scale = cfg.reward_scale
         self.steps = self.updates = 0
-        self._rows = np.arange(cfg.batch_size)
+        self.metadata = None                # what save(metadata=...) stored, after load
 
     @classmethod
     def for_env(cls, env, **hyperparameters) -> "SlateQAgent":

@@ -52,4 +52,14 @@ def test_myopic_oracle_beats_popularity_beats_random():
                                ("myopic", GreedySlateAgent(env)))}
     # measured: random 1.68, popularity 3.01, myopic 4.19 revenue per session
     assert rev["myopic"] > 1.25 * rev["popularity"] and rev["popularity"] > 1.4 * rev["random"], rev
-    assert evaluate(RandomSlateAgent.for_env(env), env, 5, seed=0)["coverage"] > 0.1
+    m = evaluate(RandomSlateAgent.for_env(env), env, 5, seed=0)
+    assert m["coverage"] > 0.1                       # every product of every slate counts as shown
+    clicks, steps = 0, 0                             # info["clicked"] is a slot (-1: none): count clicks
+    agent = RandomSlateAgent.for_env(env)            # replays evaluate's episodes exactly
+    for s in np.random.SeedSequence(0).generate_state(5):
+        obs, info = env.reset(seed=int(s))
+        done = False
+        while not done:
+            obs, _, term, trunc, info = env.step(agent.act(obs, action_mask=info["action_mask"]))
+            clicks, steps, done = clicks + (info["clicked"] >= 0), steps + 1, term or trunc
+    assert m["click_rate"] == pytest.approx(clicks / steps, rel=1e-12) and 0 < clicks < steps
