@@ -171,7 +171,8 @@ class SlateQAgent:
         mask = check_mask("action_mask", action_mask, (self.n_items,))
         allowed = np.ones(self.n_items, bool) if mask is None else mask
         if allowed.sum() < self.slate_size:
-            raise ValueError(f"action_mask allows {int(allowed.sum())} products, fewer than a slate of {self.slate_size}")
+            raise ValueError(f"action_mask allows {int(allowed.sum())} products, fewer than a slate of "
+                             f"{self.slate_size}")
         x = self.encode(obs)
         if explore and self.rng.random() < self.epsilon():
             return self.rng.choice(np.flatnonzero(allowed), self.slate_size, replace=False).astype(np.int64)
@@ -210,7 +211,7 @@ class SlateQAgent:
     def _loss_and_grads(self, idx: np.ndarray) -> float:
         """The SlateQ loss on transitions ``idx (B,)``; writes ``dL/dtheta`` into ``online.grads``."""
         buf, cfg, N = self.buffer, self.config, self.n_items
-        S, A, c, S2 = buf.obs[idx], buf.slates[idx], buf.clicked[idx], buf.next_obs[idx]      # (B, d) (B, k) (B,) (B, d)
+        S, A, c, S2 = buf.obs[idx], buf.slates[idx], buf.clicked[idx], buf.next_obs[idx]  # (B,d) (B,k) (B,) (B,d)
         done, M2 = buf.terminated[idx], buf.next_mask[idx] | buf.terminated[idx, None]        # ended: any mask
         rows = np.arange(idx.size)
         v2 = self.choice.utilities(S2.astype(np.float64))                                      # (B, N)

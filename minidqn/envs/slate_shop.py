@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_generator, check_float, check_int, check_mask
+from .._validate import as_generator, check_float, check_int
 from ..slate_choice import slate_probs
 from ..spaces import Box, Slate
 from .catalogue import attach_catalogue, catalogue_choice_logits, draw_shoppers, sigmoid
