@@ -22,9 +22,10 @@ number ``lam``, ``max_A N(A) - lam D(A) = a_0 (q_0 - lam) + max_A sum_j b_j c_{i
 ``c_i`` and gives the largest to the slot of largest ``b_j`` (the rearrangement inequality).
 Starting from a slate's value, ``lam <- V(argmax_A N(A) - lam D(A))`` increases strictly until
 the maximum of ``N - lam D`` is 0, which happens exactly at ``lam = max_A V(A)``; there are
-finitely many slates, so it stops (in 2-4 rounds here), each ``O(N)`` per row. ``top_k_slate``
-and ``greedy_slate`` are SlateQ's cheaper heuristics; ``enumerate_best_slate`` tries every
-ordered slate (a test oracle). Not covered: other choice models (cascade, multi-click), how the
+finitely many slates, so it stops: in 2-5 rounds (the last one confirming) for 300 shoppers of
+the slate shop, at most 7 for random problems of 100 items; each round is ``O(N)`` per row.
+``top_k_slate`` and ``greedy_slate`` are SlateQ's cheaper heuristics; ``enumerate_best_slate``
+tries every ordered slate (a test oracle). Not covered: other choice models (cascade, multi-click), how the
 utilities are obtained (the env, ``slate_baselines.py``, ``slate_q.py``).
 
 Shapes: one row ``v, q (N,)`` or ``n`` rows ``(n, N)``; ``rho (k,)``; ``v0, q0`` scalars or
