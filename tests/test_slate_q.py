@@ -161,3 +161,15 @@ def test_save_and_load_round_trip_and_refuse_foreign_files(tmp_path):
     agent.online.save(tmp_path / "mlp.npz")
     with pytest.raises(ValueError, match="'MLP' checkpoint, expected 'SlateQAgent'"):
         SlateQAgent.load(tmp_path / "mlp.npz")
+
+
+def test_snapshot_and_restore_bring_back_what_was_learned():
+    env, agent = _agent()
+    snap = agent.snapshot()
+    agent.config.learning_starts = 0
+    agent.train_step()
+    assert not np.array_equal(agent.online.params, snap["online"])
+    agent.restore(snap)
+    for key, arr in (("online", agent.online.params), ("target", agent.target.params),
+                     ("choice", agent.choice.params)):
+        np.testing.assert_array_equal(arr, snap[key])

@@ -125,3 +125,17 @@ def test_spaces_and_expected_reward_of_a_slate():
     v, rho, r, mask = env.slate_model()
     p, _ = env.choice_probs([5, 6])
     assert slate_value(v, r, rho, [5, 6]) == pytest.approx(p @ r[[5, 6]], rel=1e-12)
+
+
+def test_slate_space_samples_distinct_allowed_ids_by_seed_and_refuses_the_rest():
+    space = Slate(6, 3, seed=0)
+    mask = np.array([1, 0, 1, 1, 0, 1], bool)
+    draws = [space.sample(mask) for _ in range(50)]
+    assert all(np.unique(d).size == 3 and mask[d].all() and d.dtype == np.int64 for d in draws)
+    space.seed(0)
+    np.testing.assert_array_equal(np.array(draws), [space.sample(mask) for _ in range(50)])
+    for bad in ([0, 1], [0, 1, 6], [0, 0, 1], [0.0, 1.0, 2.0], [True, False, True]):
+        assert np.asarray(bad) not in space
+    assert np.array([5, 0, 2]) in space and np.array_equal(space.nvec, [6, 6, 6])
+    with pytest.raises(ValueError, match="k must be <= 6"):
+        Slate(6, 7)
