@@ -132,8 +132,10 @@ def cmd_train(args) -> int:
             raise ValueError("--updates is for --offline LOG (online training counts --steps)")
         return cli_logs.cmd_train_offline(args)
     if (args.env, args.agent) not in ex.RECIPES:
-        why = ("item DQN scores products by their features: --env shop" if args.agent == "item-dqn" else
-               "Q-learning needs a finite state space (tabular-shop, pricing); use --agent dqn")
+        why = {"item-dqn": "item DQN scores products by their features: --env shop",
+               "slateq": "SlateQ shows pages of products: --env slate-shop"}.get(
+            args.agent, "pages of products need --agent slateq" if args.env == "slate-shop" else
+            "Q-learning needs a finite state space (tabular-shop, pricing); use --agent dqn")
         raise ValueError(f"--agent {args.agent} cannot learn on --env {args.env}: {why}")
     recipe = ex.RECIPES[(args.env, args.agent)]
     hyper = _hyperparameters(args)
@@ -160,7 +162,8 @@ def cmd_train(args) -> int:
             _say(line)
         return 130
 
-    share = ex.exact_share(agent, ex.make_env(args.env, agent=args.agent)) if args.env != "shop" else None
+    share = (ex.exact_share(agent, ex.make_env(args.env, agent=args.agent))
+             if args.env in ("tabular-shop", "pricing") else None)
     written = _write_outputs(args, agent, history, steps)
     print(f"trained {args.agent} on {args.env}: {history.total_steps:,} steps in {history.wall_time:.1f} s "
           f"({history.steps_per_second:,.0f} steps/s), {len(history.episode_returns):,} episodes")
@@ -243,7 +246,10 @@ def _compare_cold_start(args, names, loaded) -> int:
 
 
 def cmd_recommend(args) -> int:
-    agent, env, _, _ = _load(args.load)
+    agent, env, _, agent_name = _load(args.load)
+    if agent_name == "slateq":
+        raise ValueError(f"recommend follows one product per step; {args.load} holds a SlateQ agent, "
+                         "which shows pages: use `minidqn evaluate` or `compare`")
     print(report.show_visit(agent, env, k=args.k, seed=args.seed, steps=args.steps, explain_first=args.explain))
     return 0
 

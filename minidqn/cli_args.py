@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--env", choices=ex.ENVS, default="shop", help="default: %(default)s")
     tr.add_argument("--agent", choices=ex.TRAINABLE, default="dqn",
                     help="q: Q-learning (tabular-shop and pricing only), dqn: deep Q-network, item-dqn: deep "
-                         "Q-network over product features (shop only) (default: %(default)s)")
+                         "Q-network over product features (shop only), slateq: SlateQ over pages of "
+                         "products (slate-shop only) (default: %(default)s)")
     tr.add_argument("--steps", type=_positive_int, help="env steps (default: the recipe's, listed below)")
     tr.add_argument("--seed", type=int, default=0, help="seed of the env and the agent (default: %(default)s)")
     tr.add_argument("--num-envs", type=_positive_int,

@@ -89,13 +89,19 @@ def evaluate(agent, env, episodes: int = 20, seed: int = 0, max_episode_steps: i
         visit = set()
         while not done:
             action = agent.act(obs, explore=False, **({} if mask is None else {"action_mask": mask}))
-            visit.add(int(action))
+            if isinstance(action, np.ndarray) and action.ndim:   # a slate: every product shown counts
+                visit.update(action.tolist())
+            else:
+                visit.add(int(action))
             obs, reward, terminated, truncated, info = step_env(env, action)
             returns[i] += finite_rewards(reward, (), int(lengths[i]) + 1)
             lengths[i] += 1
             for key, totals in events.items():
                 if key in info:
-                    totals[i] += float(info[key])
+                    value = info[key]
+                    if key == "clicked" and not isinstance(value, (bool, np.bool_)):
+                        value = value >= 0      # a slate env reports the slot clicked, -1 for none
+                    totals[i] += float(value)
                     seen.add(key)
             capped = not (terminated or truncated) and lengths[i] >= cap
             mask, done = action_mask(info), terminated or truncated or capped

@@ -18,21 +18,25 @@ from .baselines import GreedyAgent, OracleAgent, PopularityAgent, RandomAgent
 from .dqn import DQNAgent
 from .envs.pricing import PricingEnv
 from .envs.shop import ShopEnv
+from .envs.slate_shop import SlateShopEnv
 from .envs.tabular_shop import TabularShop
 from .envs.vector_shop import VectorShopEnv
 from .item_dqn import ItemDQNAgent
 from .logs import epsilon_greedy_policy
 from . import ope
 from .schedules import LinearSchedule
+from .slate_baselines import GreedySlateAgent, PopularitySlateAgent, RandomSlateAgent
+from .slate_q import SlateQAgent
 from .tabular import TabularQAgent, policy_evaluation, value_iteration
 from .train import train
 
-ENVS = ("tabular-shop", "shop", "pricing")
+ENVS = ("tabular-shop", "shop", "pricing", "slate-shop")
 POPULARITY_LOG_STEPS = 20_000  # random recommendations the popularity baseline counts purchases in
 LEARNERS = ("q", "dqn")
 BASELINES = ("random", "popularity", "greedy", "oracle")
-TITLES = {"q": "Q-learning", "dqn": "DQN", "item-dqn": "item DQN"}
-TRAINABLE = LEARNERS + ("item-dqn",)  # item-dqn: the shop only (it scores products by their features)
+TITLES = {"q": "Q-learning", "dqn": "DQN", "item-dqn": "item DQN", "slateq": "SlateQ"}
+TRAINABLE = LEARNERS + ("item-dqn", "slateq")  # item-dqn: the shop only (it scores products by their
+                                                # features); slateq: the slate shop only
 
 
 @dataclass
@@ -51,6 +55,7 @@ RECIPES = {
     ("pricing", "q"): Recipe(150_000),           # TabularQAgent's defaults
     ("pricing", "dqn"): Recipe(50_000),          # DQNAgent's defaults
     ("shop", "dqn"): Recipe(100_000),            # DQNAgent's defaults, one shopper at a time
+    ("slate-shop", "slateq"): Recipe(100_000),   # SlateQAgent's defaults, one shopper at a time
 }
 # ItemDQNAgent: the settings its figures were measured with (benchmarks/cold_start.py, README), written
 # out so that a change of DQNConfig's defaults or of the DQN recipe does not change them unmeasured.
@@ -65,6 +70,8 @@ def make_env(name: str, seed=None, agent: str = "dqn", num_envs: int = 1):
         raise ValueError(f"env must be one of {ENVS}, got {name!r}")
     if name == "tabular-shop":
         return TabularShop(seed=seed)
+    if name == "slate-shop":
+        return SlateShopEnv(seed=seed)
     if name == "pricing":
         return PricingEnv(seed=seed, obs_mode="index" if agent in ("q", "oracle") else "features")
     return VectorShopEnv(num_envs, seed=seed) if num_envs > 1 else ShopEnv(seed=seed)
@@ -77,8 +84,10 @@ def make_agent(name: str, env, seed=0, **hyperparameters):
         env_name = _env_name(env)
         settings = {**RECIPES[(env_name, name)].hyperparameters, **hyperparameters} \
             if (env_name, name) in RECIPES else hyperparameters
-        cls = {"q": TabularQAgent, "dqn": DQNAgent, "item-dqn": ItemDQNAgent}[name]
+        cls = {"q": TabularQAgent, "dqn": DQNAgent, "item-dqn": ItemDQNAgent, "slateq": SlateQAgent}[name]
         return cls.for_env(env, seed=seed, **settings)
+    if isinstance(env, SlateShopEnv) and name in ("random", "popularity", "greedy"):
+        return _slate_baseline(name, env, seed)
     if name == "random":
         return RandomAgent.for_env(env, seed=seed)
     if name == "popularity":  # counts learned from a log of random recommendations (see baselines)
@@ -94,8 +103,21 @@ def make_agent(name: str, env, seed=0, **hyperparameters):
     raise ValueError(f"agent must be one of {TRAINABLE + BASELINES}, got {name!r}")
 
 
+def _slate_baseline(name: str, env, seed):
+    """The slate versions of the baselines (``slate_baselines.py``), popularity counted as above."""
+    if name == "random":
+        return RandomSlateAgent.for_env(env, seed=seed)
+    if name == "greedy":
+        return GreedySlateAgent(env, seed=seed)
+    agent = PopularitySlateAgent.for_env(env, seed=seed, epsilon=1.0)
+    train(agent, SlateShopEnv(env.config, env.slate_size, seed=seed + 1), POPULARITY_LOG_STEPS, seed=seed + 1,
+          progress=False)
+    return agent
+
+
 def _env_name(env) -> str:
-    kinds = {TabularShop: "tabular-shop", PricingEnv: "pricing", ShopEnv: "shop", VectorShopEnv: "shop"}
+    kinds = {TabularShop: "tabular-shop", PricingEnv: "pricing", ShopEnv: "shop", VectorShopEnv: "shop",
+             SlateShopEnv: "slate-shop"}
     return kinds.get(type(env), type(env).__name__)
 
 
@@ -168,7 +190,7 @@ def load_agent(path):
     except damaged as e:
         raise ValueError(f"{str(path)!r} is not a readable checkpoint: {type(e).__name__}: {e}") from None
     classes = {"DQNAgent": (DQNAgent, "dqn"), "TabularQAgent": (TabularQAgent, "q"),
-               "ItemDQNAgent": (ItemDQNAgent, "item-dqn")}
+               "ItemDQNAgent": (ItemDQNAgent, "item-dqn"), "SlateQAgent": (SlateQAgent, "slateq")}
     if kind not in classes:
         raise ValueError(f"{str(path)!r} holds a {kind!r}, not an agent")
     try:

@@ -1,8 +1,10 @@
-"""Tiny stand-ins for Gymnasium's ``Discrete`` and ``Box`` spaces.
+"""Tiny stand-ins for Gymnasium's ``Discrete`` and ``Box`` spaces, and ``Slate`` (``k`` distinct ids).
 
 They carry what the agents read (``Discrete.n``, ``Box.shape``) and what tests use (``sample``,
 ``contains``), with the same attribute names as Gymnasium's, so code written against one runs
 on the other. They do not implement Gymnasium's other spaces, ``start`` offsets or masks.
+``Slate(n, k)`` has no Gymnasium twin: it is ``MultiDiscrete([n] * k)`` (whose ``nvec`` it carries)
+restricted to rows of distinct ids, the actions of ``SlateShopEnv``.
 """
 from __future__ import annotations
 
@@ -98,3 +100,37 @@ class Box:
 
     def __repr__(self) -> str:
         return f"Box(shape={self.shape}, dtype={self.dtype.name})"
+
+
+class Slate:
+    """Ordered slates: arrays of ``k`` distinct integers in ``{0, ..., n - 1}`` (shape ``(k,)``)."""
+
+    def __init__(self, n: int, k: int, seed=None):
+        self.n = check_int("n", n, minimum=1)
+        self.slate_size = check_int("k", k, minimum=1, maximum=self.n)
+        self.shape = (self.slate_size,)
+        self.nvec = np.full(self.slate_size, self.n, dtype=np.int64)   # as MultiDiscrete's
+        self.dtype = np.dtype(np.int64)
+        self.np_random = as_generator(seed)
+
+    def seed(self, seed=None) -> None:
+        self.np_random = as_generator(seed)
+
+    def sample(self, mask=None) -> np.ndarray:
+        """``k`` distinct ids uniformly at random (among those ``mask`` allows, when given)."""
+        allowed = np.arange(self.n) if mask is None else np.flatnonzero(mask)
+        return self.np_random.choice(allowed, self.slate_size, replace=False).astype(np.int64)
+
+    def contains(self, x) -> bool:
+        x = np.asarray(x)
+        if x.shape != self.shape or x.dtype == bool or not np.issubdtype(x.dtype, np.integer):
+            return False
+        return bool(x.min() >= 0 and x.max() < self.n and np.unique(x).size == x.size)
+
+    __contains__ = contains
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Slate) and (other.n, other.slate_size) == (self.n, self.slate_size)
+
+    def __repr__(self) -> str:
+        return f"Slate(n={self.n}, k={self.slate_size})"

@@ -120,17 +120,26 @@ def draw_shoppers(config, cat: Catalogue, rng: np.random.Generator, n: int) -> S
                     entry=entry.astype(np.int64), buy_base=buy_base)
 
 
-def choice_probs(config, click_base, buy_base, match):
-    """``(P(click), P(buy | click))`` from the per-item bases and the match ``m`` (any shape).
+def choice_logits(config, click_base, buy_base, match):
+    """``(click logit, purchase logit)`` from the per-item bases and the match ``m`` (any shape).
 
     ``m = K * taste[c] * interest[c]`` for the item's category ``c``; the taste term is
     ``log(match_floor + m)``, so a category the shopper ignores costs a large, finite penalty.
-    ``sigma(x)`` is computed as ``(1 + tanh(x / 2)) / 2``, which cannot overflow.
+    The slate shop (``slate_shop.py``) puts the click logits into its multinomial logit.
     """
     taste_term = np.log(config.match_floor + match)
-    p_click = 0.5 + 0.5 * np.tanh(0.5 * (click_base + config.click_taste * taste_term))
-    p_buy = 0.5 + 0.5 * np.tanh(0.5 * (buy_base + config.buy_taste * taste_term))
-    return p_click, p_buy
+    return click_base + config.click_taste * taste_term, buy_base + config.buy_taste * taste_term
+
+
+def sigmoid(x):
+    """``sigma(x)`` computed as ``(1 + tanh(x / 2)) / 2``, which cannot overflow."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+
+def choice_probs(config, click_base, buy_base, match):
+    """``(P(click), P(buy | click))``: the sigmoids of :func:`choice_logits`."""
+    click_logit, buy_logit = choice_logits(config, click_base, buy_base, match)
+    return sigmoid(click_logit), sigmoid(buy_logit)
 
 
 def catalogue_choice_probs(config, cat: Catalogue, taste, deficit, buy_base, bought) -> tuple:
@@ -140,11 +149,17 @@ def catalogue_choice_probs(config, cat: Catalogue, taste, deficit, buy_base, bou
     ``(..., n_items)``: ``(n_items,)`` results for one shopper, ``(n, n_items)`` for ``n``.
     ``P(click)`` is 0 for bought products.
     """
-    c = cat.category
-    match = float(config.n_categories) * taste[..., c] * (1.0 - deficit[..., c])
-    p_click, p_buy = choice_probs(config, cat.click_static, buy_base, match)
+    p_click, p_buy = (sigmoid(x) for x in catalogue_choice_logits(config, cat, taste, deficit, buy_base))
     p_click[bought] = 0.0
     return p_click, p_buy
+
+
+def catalogue_choice_logits(config, cat: Catalogue, taste, deficit, buy_base) -> tuple:
+    """``(click logit, purchase logit)`` of every product, shapes as in :func:`catalogue_choice_probs`
+    (nothing is set for bought products: the caller masks them)."""
+    c = cat.category
+    match = float(config.n_categories) * taste[..., c] * (1.0 - deficit[..., c])
+    return choice_logits(config, cat.click_static, buy_base, match)
 
 
 def attach_catalogue(shop, config) -> Catalogue:
