@@ -160,7 +160,9 @@ def test_same_step_sync_vector_cartpole_stores_final_observations_and_records_ev
     term = agent.buffer.terminated[:len(agent.buffer)]
     nxt = agent.buffer.next_obs[:len(agent.buffer)][term]
     assert term.sum() == len(h.episode_lengths)  # CartPole ends only by failing, this early
-    assert np.all((np.abs(nxt[:, 2]) > 0.2095) | (np.abs(nxt[:, 0]) > 2.4))  # final_obs, not a reset
+    # final_obs, not a reset: past CartPole's limits, 12 degrees (0.2094 rad; one pole ends at
+    # 0.20949) or 2.4 from the centre
+    assert np.all((np.abs(nxt[:, 2]) > 12 * 2 * np.pi / 360) | (np.abs(nxt[:, 0]) > 2.4))
 
 
 def test_make_vec_taxi_masks_come_from_vector_infos_and_final_info():
