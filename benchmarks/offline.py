@@ -34,6 +34,7 @@ from minidqn.experiments import LOG_ESTIMATORS, log_estimates  # noqa: E402
 from minidqn.logs import collect_log  # noqa: E402
 from minidqn.offline import train_offline  # noqa: E402
 from minidqn.train import evaluate  # noqa: E402
+from ope import score  # noqa: E402  (benchmarks/ope.py)
 
 LOG_EPSILON = 0.3
 EVAL_SEED = 10_000
@@ -76,10 +77,7 @@ def tables(runs: list, alphas) -> str:
         truth = np.array([r[a]["value"] for r in runs])
         ess = np.median([r[a]["ope"]["ess"] for r in runs])
         for i, name in enumerate(LOG_ESTIMATORS):
-            v = np.array([r[a]["ope"][name].value for r in runs])
-            se = np.array([r[a]["ope"][name].se for r in runs])
-            err = (v - truth) / truth
-            covered = np.mean(np.abs(v - truth) <= 1.96 * se)
+            v, err, covered = score([r[a]["ope"][name] for r in runs], truth)
             lines.append(f"{a if i == 0 else '':>9} {f'{np.median(truth):.3f}' if i == 0 else '':>7} {name:<14} "
                          f"{np.median(v):8.3f} {np.median(err):+10.1%} {covered:8.0%} "
                          f"{f'{ess:.2%}' if i == 0 else '':>6}")

@@ -78,6 +78,14 @@ def estimate_all(log, pi: np.ndarray) -> dict:
     return policy_estimates(log, pi)
 
 
+def score(estimates, truth):
+    """One estimator over runs: its values, their errors relative to ``truth`` (a number, or one
+    per run) and the share of runs whose 95 % interval (value ± 1.96 se) covers the truth."""
+    v = np.array([e.value for e in estimates])
+    se = np.array([e.se for e in estimates])
+    return v, (v - truth) / truth, float(np.mean(np.abs(v - truth) <= 1.96 * se))
+
+
 def table(results: dict, truths: dict, n_seeds: int) -> str:
     head = (f"{'target':<13} {'truth':>13} {'estimator':<14} {'median':>7} {'rel.err median':>14} "
             f"{'worst':>6} {'bias':>7} {'spread':>7} {'RMSE':>6} {'coverage':>8} {'ESS':>6}")
@@ -86,10 +94,7 @@ def table(results: dict, truths: dict, n_seeds: int) -> str:
         value, se = truths[name]
         ess = np.median([run["ess"] for run in runs])
         for i, est in enumerate(ESTIMATORS):
-            v = np.array([run[est].value for run in runs])
-            s = np.array([run[est].se for run in runs])
-            err = (v - value) / value
-            covered = np.mean(np.abs(v - value) <= 1.96 * s)
+            v, err, covered = score([run[est] for run in runs], value)
             lines.append(f"{name if i == 0 else '':<13} {f'{value:.3f} ± {se:.3f}' if i == 0 else '':>13} "
                          f"{est:<14} {np.median(v):7.3f} {np.median(np.abs(err)):14.1%} {np.abs(err).max():6.0%} "
                          f"{err.mean():+7.1%} {err.std(ddof=1) if n_seeds > 1 else np.nan:7.1%} "
