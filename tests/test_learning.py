@@ -1,5 +1,5 @@
 """End-to-end: the learners, with their default settings and the budgets the demo uses, beat their baselines
-(the item DQN on a fifth of its budget, on its catalogue and on products it never saw).
+(the item DQN on two fifths of its budget, on its catalogue and on products it never saw).
 
 Seeds are fixed and budgets small; each assertion is a clear margin over a baseline computed
 exactly (finite shops) or on fresh shoppers never seen in training.
@@ -71,18 +71,18 @@ def test_item_dqn_beats_random_on_its_catalogue_and_on_new_products_without_retr
     recipe = RECIPES[("shop", "item-dqn")]
     env = make_env("shop", seed=0, agent="item-dqn", num_envs=recipe.num_envs)
     agent = make_agent("item-dqn", env, seed=0)
-    train(agent, env, 20_000, seed=0, progress=False)
+    train(agent, env, 40_000, seed=0, progress=False)
     lift = {}
     for name, config in (("training", ShopConfig()), ("new", ShopConfig(catalogue_seed=1))):
         env = ShopEnv(config)
         agent.set_items(env.item_features)  # the new products: by their features, no retraining
         learned = evaluate(agent, env, 200, seed=10_000)["revenue_per_session"]
         lift[name] = learned / evaluate(RandomAgent.for_env(env), env, 200, seed=10_000)["revenue_per_session"]
-    # ItemDQNAgent's defaults with its recipe's settings, 20,000 steps (a fifth of the recipe's
-    # budget), 10 seeds (benchmarks/seeds.py, shop-items): revenue / random's on the training
-    # catalogue min 2.01, median 3.09, max 4.18 (seed 0: 3.23; over the myopic oracle's: 0.63,
-    # 0.96, 1.30); on 100 products never seen min 1.17, median 1.51, max 2.51 (seed 0: 1.56; the
-    # oracle's: 0.44, 0.57, 0.95). Popularity knows nothing of new products: random is its bar
-    # there. Thresholds 1.8 and 1.10.
-    assert lift["training"] >= 1.8, lift
-    assert lift["new"] >= 1.10, lift
+    # ItemDQNAgent's defaults with its recipe's settings, 40,000 steps (two fifths of the recipe's
+    # budget), 10 seeds each under NumPy 2.4 and NumPy 1.22 (benchmarks/seeds.py, shop-items):
+    # revenue / random's on the training catalogue min 3.22 and 2.96, median 3.99 and 3.83; on 100
+    # products never seen min 1.81 and 1.93, median 2.65 and 2.46. (At 20,000 steps seed 0 gave 1.56
+    # on new products under NumPy 2.4 and 0.97 under 1.22: too early to pin.) Popularity knows
+    # nothing of new products: random is its bar there. Thresholds 2.5 and 1.4.
+    assert lift["training"] >= 2.5, lift
+    assert lift["new"] >= 1.4, lift
