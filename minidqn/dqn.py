@@ -174,10 +174,14 @@ class DQNAgent:
         return np.lexsort((self.rng.random(q.size), -q))[:k]  # by Q, equal Qs in random order
 
     # ------------------------------------------------------------------ learning
-    def start_run(self, total_steps: int) -> None:
-        """``train()`` calls this first: over its ``total_steps`` steps Adam's learning rate falls
-        linearly from ``lr`` to ``lr * lr_end_factor`` (constant when 1.0), and stays there after."""
+    def start_run(self, total_steps: int | None) -> None:
+        """``train()`` calls this before its first step, and with None after its last (or on an error):
+        over its ``total_steps`` steps Adam's learning rate falls linearly from ``lr`` to ``lr *
+        lr_end_factor`` (constant when 1.0); outside a run it is ``lr``, as in a saved agent."""
         cfg = self.config
+        if total_steps is None:
+            self._lr_run, self.optimizer.lr = None, cfg.lr
+            return
         total_steps = check_int("total_steps", total_steps, minimum=1)
         self._lr_run = (self.steps, LinearSchedule(cfg.lr, cfg.lr * cfg.lr_end_factor, total_steps))
 

@@ -10,7 +10,7 @@ the episode ends, every transition still in the window leaves at once, each with
 it has (``R`` summed to the end, discount ``gamma^k``): after a termination nothing is
 bootstrapped (``terminated`` travels with all of them); after a truncation (a time limit) each
 bootstraps from the last state. The action mask of the bootstrap state travels with it, and, for
-windows made with ``n_actions`` (a dueling learner's), the mask of each first state too. With
+windows made with ``n_actions`` (a dueling or CQL learner's), the mask of each first state too. With
 ``n = 1`` every transition leaves as it came, discount ``gamma``.
 
 The window only needs to know where episodes end: ``terminated`` and ``truncated`` of each step.

@@ -81,9 +81,10 @@ def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eva
             if not callable(getattr(agent, method, None)):
                 raise TypeError(f"keep_best=True needs an agent with snapshot() and restore(), got "
                                 f"{type(agent).__name__} without {method}()")
-    if callable(getattr(agent, "start_run", None)):
-        agent.start_run(total_steps)  # e.g. DQN's learning rate decays over the run
     report = Progress(progress, total_steps)
+    scheduled = callable(getattr(agent, "start_run", None))  # e.g. DQN's learning rate decays over the run
+    if scheduled:
+        agent.start_run(total_steps)
     h = History()
     best = _Best(agent) if keep_best else None
     start = time.perf_counter()
@@ -100,6 +101,9 @@ def train(agent, env, total_steps: int, seed: int | None = 0, eval_env=None, eva
         report.message(f"interrupted at step {h.total_steps:,} of {total_steps:,}: returning what was done "
                        "(History.interrupted is True)"
                        + (f"; {dropped} pending n-step transitions dropped" if dropped else ""))
+    finally:
+        if scheduled:
+            agent.start_run(None)  # the run is over, however it ended: the agent's own settings again
     if best is not None and best.snapshot is not None:
         agent.restore(best.snapshot)
         report.message(f"kept the weights of step {h.best_step:,} "

@@ -563,11 +563,23 @@ def test_learning_rate_falls_linearly_over_a_train_run_and_only_there():
     # step from step 103 on) is at t = 1999
     np.testing.assert_allclose(lrs, 1e-3 - 9e-4 * steps / 2_000, rtol=1e-12)
     assert steps[-1] == 1_999 and lrs[-1] == pytest.approx(1.0045e-4, rel=1e-12)
+    assert agent.optimizer.lr == 1e-3 and agent._lr_run is None  # after the run: lr, as a saved agent has
     # a second run starts again from lr, counted from its own first step
     seen.clear()
     train(agent, TabularShop(seed=1), 1_000, progress=False)
     steps, lrs = np.array(seen).T
     np.testing.assert_allclose(lrs, 1e-3 - 9e-4 * (steps - 2_000) / 1_000, rtol=1e-12)
+    # a run refused before its first step leaves no schedule behind; nor does one that failed
+    with pytest.raises(TypeError, match="progress"):
+        train(agent, TabularShop(seed=2), 1_000, progress="yes")
+    assert agent._lr_run is None and agent.optimizer.lr == 1e-3
+
+    def diverge(grads):
+        raise FloatingPointError("diverged")
+    agent.optimizer.step = diverge
+    with pytest.raises(FloatingPointError):
+        train(agent, TabularShop(seed=3), 1_000, progress=False)
+    assert agent._lr_run is None and agent.optimizer.lr == 1e-3
     # outside train() nothing decays: a fresh agent fed by hand keeps lr
     hand = DQNAgent(2, 2, lr=1e-3, learning_starts=8, batch_size=8, seed=0)
     for i in range(40):
