@@ -78,6 +78,9 @@ def cmd_ope(args) -> int:
     print(report.text_table(["estimator", "estimate", "se", "95 % interval"], rows))
     print(f"effective sample size of the episodes' importance weights: {estimates['ess']:.1%} of the episodes"
           " (small: a few episodes carry the importance-sampling estimates)")
+    if any(np.isnan(estimates[name].se) for name in ex.LOG_ESTIMATORS):
+        print("se nan: every importance weight is 0 (the policy never takes a logged first action), so the "
+              "log says nothing of it")
     return 0
 
 

@@ -14,7 +14,8 @@ through a time limit, an evaluation of logged episodes does not). After ``H`` sw
 longest episode) rewards have reached every step of a finite-horizon problem. Not covered:
 neural networks, actions the log never tried (their ``Q_hat`` stays at what the ridge gives:
 0), and any guarantee for features that cannot represent ``Q`` (then the direct method is
-biased; sequential DR stays unbiased).
+biased; sequential DR stays unbiased for a model fitted on another log, and nearly so for one
+fitted on the log it corrects).
 """
 from __future__ import annotations
 

@@ -11,7 +11,9 @@ One-step (bandit) data, one row per decision: :func:`ips`, :func:`snips`, :func:
 :func:`doubly_robust`. Sessions, rows grouped by an ``episode`` array in step order:
 :func:`per_decision_is`, :func:`weighted_per_decision_is`, :func:`sequential_dr` (Jiang & Li
 2016). Unbiased where ``mu`` gives positive probability to every action ``pi`` takes: IPS, DR,
-PDIS and sequential DR (the last two for any ``Q_hat``); SNIPS and WPDIS trade a bias that
+PDIS and sequential DR (DR and sequential DR for any ``Q_hat`` fixed independently of the log:
+another log's, or cross-fitted; one fitted on the same log, as :func:`fqe` is in the benchmark,
+makes them only approximately unbiased); SNIPS and WPDIS trade a bias that
 vanishes with more data for a smaller variance, and the direct method is as good as its model.
 
 Episodes end at their last logged row (terminated *or* truncated): the value estimated is the
@@ -172,7 +174,8 @@ def weighted_per_decision_is(episode, rewards, behavior_prob, target_prob, gamma
     rho^i_{0:t}`` (episode ``i``, step ``t``; an episode that ended keeps its last weight, reward 0).
 
     Each step's weights are normalised over episodes: biased, consistent, far less variable than
-    PDIS. A step at which every weight is 0 adds 0. ``se`` by the delta method: episode ``i``
+    PDIS. A step at which every weight is 0 adds 0; when every weight is 0 the log says nothing
+    of the target: value 0 by that convention, ``se`` NaN (no interval). ``se`` by the delta method: episode ``i``
     contributes ``psi_i = sum_t gamma^t w_it (r_it - m_t) / mean_i(w_it)``, ``m_t`` step ``t``'s
     weighted mean, and ``se = std(psi) / sqrt(episodes)``."""
     R, W = _session_weights(episode, rewards, behavior_prob, target_prob)
@@ -181,7 +184,7 @@ def weighted_per_decision_is(episode, rewards, behavior_prob, target_prob, gamma
     seen = total > 0
     m = np.where(seen, (W * R).sum(axis=0) / np.where(seen, total, 1.0), 0.0)  # m_t
     psi = (W * (R - m) / np.where(seen, W.mean(axis=0), 1.0)) @ g
-    return Estimate(float(m @ g), standard_error(psi))
+    return Estimate(float(m @ g), standard_error(psi) if seen[0] else float("nan"))
 
 
 def sequential_dr(episode, rewards, behavior_prob, target_prob, q_logged, v_target, gamma=1.0) -> Estimate:

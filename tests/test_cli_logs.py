@@ -60,7 +60,9 @@ def test_log_a_baseline_train_offline_then_estimate_and_log_the_saved_agent(caps
     assert float(rows["logged mean (the logging policy)"][-5]) == pytest.approx(returns.mean(), abs=1e-3)
     for name in ("PDIS", "WPDIS", "DM (FQE)", "seq. DR (FQE)"):
         estimate, se = (float(x) for x in rows[name][-5:-3])
-        assert np.isfinite(estimate) and se >= 0
+        # five updates from scratch: this agent never takes a logged first action, every weight is 0,
+        # and WPDIS has no interval to give
+        assert np.isfinite(estimate) and (se >= 0 or (name == "WPDIS" and np.isnan(se) and "se nan" in out))
     assert "effective sample size" in out
 
     code, out, _ = run(capsys, "log", "--load", agent_path, "--episodes", 5, "--epsilon", 0, "--out", log_path)

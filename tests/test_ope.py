@@ -181,7 +181,7 @@ def test_textbook_identities(seed, gamma):
     assert seq.value == pytest.approx(pdis.value, abs=1e-12) and seq.se == pytest.approx(pdis.se, abs=1e-12)
     w = rng.uniform(0.2, 2.0, size=n)
     w /= w.mean()                                                              # weights averaging one
-    mu_small = rng.uniform(0.05, 0.45, size=n)
+    mu_small = rng.uniform(0.01, 0.09, size=n)  # w <= 2 / 0.2 = 10, so w * mu stays a probability
     assert snips(r, mu_small, w * mu_small).value == pytest.approx(ips(r, mu_small, w * mu_small).value, abs=1e-12)
     on_policy = weighted_per_decision_is(episode, r, mu, mu, gamma)            # pi = mu: the logged mean
     discounted = np.bincount(np.unique(episode, return_inverse=True)[1],
@@ -305,3 +305,9 @@ def test_estimate_interval_and_a_single_sample():
     assert Estimate(1.0, 0.5).interval() == (1.0 - 0.98, 1.0 + 0.98)
     one = ips([2.0], [0.5], [0.25])
     assert one.value == 1.0 and np.isnan(one.se)
+
+
+def test_weighted_pdis_with_every_weight_zero_says_nothing():
+    # the target never takes a logged action: value 0 by convention, and no interval
+    est = weighted_per_decision_is([0, 0, 1, 1], [1.0, 2.0, 3.0, 4.0], [0.5] * 4, [0.0] * 4)
+    assert est.value == 0.0 and np.isnan(est.se)
