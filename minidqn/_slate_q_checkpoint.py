@@ -48,6 +48,9 @@ def save_slate_q(agent, path, metadata=None) -> None:
 
 
 def load_slate_q(cls, path, overrides: dict):
+    if "seed" in overrides:
+        raise TypeError("SlateQAgent.load() takes no seed: a loaded agent continues the random state it "
+                        "saved (exploration and replay sampling); build a new SlateQAgent for a fresh seed")
     with open_checkpoint(path, KIND, required=REQUIRED) as ckpt:
         cfg, meta = read_json(ckpt, "config"), read_json(ckpt, "meta")
         try:

@@ -270,7 +270,8 @@ class SlateQAgent:
     @classmethod
     def load(cls, path, **overrides) -> "SlateQAgent":
         """Rebuild an agent written by :meth:`save`; ``overrides`` replace saved hyperparameters
-        that do not define the network. A file that is not sound is a ``ValueError`` naming it."""
+        that do not define the network, nor ``seed`` (a ``TypeError``: a loaded agent continues
+        its saved random state). A file that is not sound is a ``ValueError`` naming it."""
         return load_slate_q(cls, path, overrides)
 
     def __repr__(self) -> str:

@@ -158,6 +158,8 @@ def test_save_and_load_round_trip_and_refuse_foreign_files(tmp_path):
     assert SlateQAgent.load(path, lr=1e-2).config.lr == 1e-2
     with pytest.raises(ValueError, match="hidden"):
         SlateQAgent.load(path, hidden=(4,))
+    with pytest.raises(TypeError, match="takes no seed: a loaded agent continues the random state"):
+        SlateQAgent.load(path, seed=123)
     agent.online.save(tmp_path / "mlp.npz")
     with pytest.raises(ValueError, match="'MLP' checkpoint, expected 'SlateQAgent'"):
         SlateQAgent.load(tmp_path / "mlp.npz")
