@@ -201,6 +201,9 @@ class SlateQAgent:
         c = check_int("clicked", clicked, minimum=-1, maximum=self.slate_size - 1)
         r = check_float("reward", reward)
         mask2 = check_mask("next_action_mask", next_action_mask, (self.n_items,), allow_empty=bool(terminated))
+        if mask2 is not None and not terminated and mask2.sum() < self.slate_size:
+            raise ValueError(f"next_action_mask allows {int(mask2.sum())} products, fewer than a slate of "
+                             f"{self.slate_size}, in a state that did not terminate")
         self.buffer.add(x, A, c, r, x2, bool(terminated), True if mask2 is None else mask2)
         self.steps += 1
         cfg = self.config

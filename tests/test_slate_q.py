@@ -130,6 +130,9 @@ def test_bad_input_is_refused():
         agent.observe(obs, [1, 2], 0.0, obs, False, clicked=2)
     with pytest.raises(ValueError, match="fewer than a slate"):
         agent.act(obs, action_mask=np.eye(7, dtype=bool)[0])
+    with pytest.raises(ValueError, match="next_action_mask allows 1 products, fewer than a slate of 2"):
+        agent.observe(obs, [1, 2], 0.0, obs, False, next_action_mask=np.eye(7, dtype=bool)[0])
+    agent.observe(obs, [1, 2], 0.0, obs, True, next_action_mask=np.eye(7, dtype=bool)[0])  # ended: any mask
     with pytest.raises(ValueError, match="slate_optimizer"):
         SlateQAgent.for_env(env, slate_optimizer="best")
     with pytest.raises(TypeError, match="Slate"):
