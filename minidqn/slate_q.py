@@ -15,8 +15,9 @@ For a stored transition ``(s, A, c, r, s')`` with chosen ``i = A_c`` (or 0), the
 
 where both slate values use the *learned* choice model (``double=True``: the online ``Q_bar``
 picks ``A'``, the target ``Q_bar`` values it; ``double=False``: the target does both), ``M`` is
-the reward scale, and the choice model takes one Adam step on the same batch's clicks. Slates
-are optimised by ``slate_choice``: ``"exact"`` (Dinkelbach's method, exact for this logit; the
+the reward scale, and the choice model takes one Adam step on the same batch's clicks (both
+steps are taken only once both gradients are finite: a divergence is a ``FloatingPointError``
+that changes nothing). Slates are optimised by ``slate_choice``: ``"exact"`` (Dinkelbach's method, exact for this logit; the
 default), ``"top-k"`` or ``"greedy"`` (SlateQ's heuristics). Acting is ε-greedy over slates
 (ε: a random slate of allowed products). ``SlateShopEnv`` reports the clicked slot in its
 observation (``slate_shop.clicked_slot``), which ``observe`` reads; for other envs pass
@@ -26,6 +27,7 @@ dueling heads, batched (vector-env) acting.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable
 
 import numpy as np
@@ -226,6 +228,8 @@ class SlateQAgent:
         chosen = np.where(c >= 0, A[rows, np.maximum(c, 0)], N)                               # (B,): N = no click
         Q = self.online.forward(S)                                                             # (B, N + 1)
         loss, dq = huber(Q[rows, chosen], td_target.astype(Q.dtype))
+        if not (math.isfinite(loss) and np.isfinite(td_target).all()):  # before backward: nothing written
+            raise self._divergence(loss, norm=None)
         dQ = np.zeros_like(Q)
         dQ[rows, chosen] = dq                      # only the chosen item's Q_bar gets a gradient
         self.online.backward(dQ, input_grad=False)
@@ -233,7 +237,9 @@ class SlateQAgent:
 
     def train_step(self) -> float:
         """One vectorized update of ``Q_bar`` (module docstring) and of the choice model on the
-        same batch; returns the TD loss."""
+        same batch; returns the TD loss. Both gradients are computed first and both steps taken
+        only when every number is finite: a divergence is a ``FloatingPointError`` that leaves
+        the networks, the choice model and both optimizers as they were."""
         buf, cfg = self.buffer, self.config
         if buf.size == 0:
             raise RuntimeError("train_step() needs at least one stored transition")
@@ -243,16 +249,24 @@ class SlateQAgent:
                 return 0.0                          # nothing to scale by yet: wait for a reward
             self.reward_scale = 1.0 / float(top)
         idx = buf.sample_indices(cfg.batch_size)
-        self.choice.update(buf.obs[idx].astype(np.float64), buf.slates[idx], buf.clicked[idx])
-        loss = self._loss_and_grads(idx)
-        norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm) if cfg.max_grad_norm else None
-        if not np.isfinite(loss) or (norm is not None and not np.isfinite(norm)):
-            raise FloatingPointError(f"SlateQ diverged at update {self.updates + 1}: loss={loss}, gradient "
-                                     f"norm={norm}; try a smaller lr (now {cfg.lr}) or reward_scale")
+        self.choice.loss_and_grad(buf.obs[idx].astype(np.float64), buf.slates[idx], buf.clicked[idx])
+        loss = self._loss_and_grads(idx)            # raises before backward when the loss is not finite
+        norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm or np.inf)
+        if not (math.isfinite(norm) and np.isfinite(self.choice.grads).all()):
+            raise self._divergence(loss, norm)
         self.opt.step(self.online.grads)
+        self.choice.opt.step(self.choice.grads)     # the trap: only once Q_bar's step is known to be sound
         self.target.params += cfg.tau * (self.online.params - self.target.params)
         self.updates += 1
         return loss
+
+    def _divergence(self, loss, norm) -> FloatingPointError:
+        cfg = self.config
+        return FloatingPointError(
+            f"SlateQ diverged at update {self.updates + 1} (env step {self.steps}): loss={loss}, "
+            f"gradient norm={norm}; nothing was updated. Try a smaller lr (now {cfg.lr}) or choice_lr "
+            f"(now {cfg.choice_lr}), a reward_scale that brings rewards near [-1, 1] (now "
+            f"{self.reward_scale}) or max_grad_norm (now {cfg.max_grad_norm}).")
 
     # ------------------------------------------------------------------ snapshots and files
     def snapshot(self) -> dict:

@@ -178,3 +178,24 @@ def test_snapshot_and_restore_bring_back_what_was_learned():
     for key, arr in (("online", agent.online.params), ("target", agent.target.params),
                      ("choice", agent.choice.params)):
         np.testing.assert_array_equal(arr, snap[key])
+
+
+@pytest.mark.parametrize("blow_up", ["q nan", "q overflow", "choice nan"])
+def test_divergence_is_a_floating_point_error_and_nothing_is_updated(blow_up):
+    env, agent = _agent()
+    if blow_up == "q nan":
+        agent.online.params[:] = np.nan
+    elif blow_up == "q overflow":                 # float64 here: two layers of 1e160 overflow Q
+        agent.online.params[:] = agent.online.params * 1e160 + 1e160
+    else:
+        agent.choice.params[:] = np.nan
+    before = {name: arr.copy() for name, arr in (("online", agent.online.params), ("target", agent.target.params),
+                                                  ("choice", agent.choice.params))}
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="SlateQ diverged at update 1 .*"
+                                                  "nothing was updated. Try a smaller lr"):
+        agent.train_step()
+    for name, arr in (("online", agent.online.params), ("target", agent.target.params),
+                      ("choice", agent.choice.params)):
+        np.testing.assert_array_equal(arr, before[name], err_msg=name)
+    assert agent.updates == 0 and agent.opt.t == 0 and agent.choice.opt.t == 0
+    assert not agent.choice.opt.m.any() and not agent.opt.m.any()
