@@ -19,9 +19,10 @@ the reward scale, and the choice model takes one Adam step on the same batch's c
 steps are taken only once both gradients are finite: a divergence is a ``FloatingPointError``
 that changes nothing). Slates are optimised by ``slate_choice``: ``"exact"`` (Dinkelbach's method, exact for this logit; the
 default), ``"top-k"`` or ``"greedy"`` (SlateQ's heuristics). Acting is ε-greedy over slates
-(ε: a random slate of allowed products). ``SlateShopEnv`` reports the clicked slot in its
-observation (``slate_shop.clicked_slot``), which ``observe`` reads; for other envs pass
-``clicked=``. Checkpoints are in ``_slate_q_checkpoint.py``. Not covered: n-step returns,
+(ε: a random slate of allowed products). ``observe`` takes the clicked slot as ``clicked=``
+(``train`` passes the env's ``info["clicked"]``); an agent built by ``for_env`` on a
+``SlateShopEnv``, whose observation reports the slot (``slate_shop.clicked_slot``), reads it
+from there when it is not given. Checkpoints are in ``_slate_q_checkpoint.py``. Not covered: n-step returns,
 dueling heads, batched (vector-env) acting.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 from ._slate_q_checkpoint import load_slate_q, save_slate_q
 from ._validate import as_generator, check_float, check_int, check_mask, check_space, encode_states
 from .conditional_logit import ConditionalLogit
-from .envs.slate_shop import clicked_slot
+from .envs.slate_shop import clicked_of, reports_click_in_obs
 from .losses import huber
 from .mlp import MLP
 from .optim import Adam, clip_grad_norm
@@ -111,12 +112,15 @@ class SlateReplay:
 
 
 class SlateQAgent:
-    """``SlateQAgent(obs_dim, item_features (N, d_item), slate_size, one_hot=False, **hyperparameters)``;
-    the hyperparameters are ``SlateQConfig``'s fields. ``act`` returns a slate ``(k,)`` int64."""
+    """``SlateQAgent(obs_dim, item_features (N, d_item), slate_size, one_hot=False, clicked_in_obs=False,
+    **hyperparameters)``; the hyperparameters are ``SlateQConfig``'s fields. ``act`` returns a slate
+    ``(k,)`` int64. ``clicked_in_obs``: observations end with the clicked slot (``SlateShopEnv``'s)."""
 
-    def __init__(self, obs_dim: int, item_features, slate_size: int, one_hot: bool = False, **hyperparameters):
+    def __init__(self, obs_dim: int, item_features, slate_size: int, one_hot: bool = False,
+                 clicked_in_obs: bool = False, **hyperparameters):
         self.config = cfg = SlateQConfig(**hyperparameters)
         self.obs_dim, self.one_hot = check_int("obs_dim", obs_dim, minimum=1), bool(one_hot)
+        self.clicked_in_obs = bool(clicked_in_obs) and not self.one_hot
         self.choice = ConditionalLogit(self.obs_dim, item_features, slate_size, lr=cfg.choice_lr)
         self.n_items, self.slate_size = self.choice.n_items, self.choice.slate_size
         self.rng = as_generator(cfg.seed)
@@ -139,7 +143,8 @@ class SlateQAgent:
                             f"got {type(env).__name__} with {space!r}")
         items = getattr(env, "item_features", None)
         items = np.eye(space.n) if items is None else items
-        return cls(obs_dim, items, space.slate_size, one_hot=one_hot, **hyperparameters)
+        return cls(obs_dim, items, space.slate_size, one_hot=one_hot, clicked_in_obs=reports_click_in_obs(env),
+                   **hyperparameters)
 
     # ------------------------------------------------------------------ acting
     def encode(self, obs) -> np.ndarray:
@@ -191,16 +196,12 @@ class SlateQAgent:
         return A.astype(np.int64)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None, clicked=None):
-        """Store one transition (``clicked``: the slot chosen, -1 for none; read from ``next_obs``
-        by ``slate_shop.clicked_slot`` when not given) and, every ``train_freq`` steps after
-        ``learning_starts``, run ``train_step``; returns its loss or ``None``."""
+        """Store one transition (``clicked``: the slot chosen, -1 for none; when not given, read
+        from ``next_obs`` if ``clicked_in_obs``, else a ``TypeError``) and, every ``train_freq``
+        steps after ``learning_starts``, run ``train_step``; returns its loss or ``None``."""
         A = self._check_slate("action", action)
         x, x2 = self.encode(obs)[0], self.encode(next_obs)[0]
-        if clicked is None:
-            if self.one_hot:
-                raise TypeError("SlateQAgent cannot read the clicked slot from an integer state: pass clicked=")
-            clicked = clicked_slot(x2, self.slate_size)
-        c = check_int("clicked", clicked, minimum=-1, maximum=self.slate_size - 1)
+        c = clicked_of("SlateQAgent", clicked, x2, self.clicked_in_obs, self.slate_size)
         r = check_float("reward", reward)
         mask2 = check_mask("next_action_mask", next_action_mask, (self.n_items,), allow_empty=bool(terminated))
         if mask2 is not None and not terminated and mask2.sum() < self.slate_size:

@@ -142,6 +142,9 @@ def test_bad_input_is_refused():
         tab.observe(0, [0, 1], 0.0, 1, False)
     tab.observe(0, [0, 1], 5.0, 1, False, clicked=0)
     assert tab.buffer.size == 1 and tab.one_hot
+    box = SlateQAgent(env.observation_space.shape[0], env.item_features, 2)  # any Box env: obs are not read
+    with pytest.raises(TypeError, match="needs clicked="):
+        box.observe(obs, [0, 1], 0.0, obs, False)
 
 
 def test_save_and_load_round_trip_and_refuse_foreign_files(tmp_path):
@@ -158,6 +161,7 @@ def test_save_and_load_round_trip_and_refuse_foreign_files(tmp_path):
     np.testing.assert_array_equal(twin.act(obs), agent.act(obs))
     assert (twin.steps, twin.updates, twin.reward_scale) == (agent.steps, agent.updates, 0.5)
     assert twin.opt.t == agent.opt.t == 1 and twin.choice.opt.t == 1
+    assert twin.clicked_in_obs and agent.clicked_in_obs      # built for a SlateShopEnv: obs report clicks
     assert SlateQAgent.load(path, lr=1e-2).config.lr == 1e-2
     with pytest.raises(ValueError, match="hidden"):
         SlateQAgent.load(path, hidden=(4,))
