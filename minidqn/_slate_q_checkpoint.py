@@ -35,7 +35,7 @@ def save_slate_q(agent, path, metadata=None) -> None:
                seed=agent.config.seed if isinstance(agent.config.seed, int) else None)
     arrays = {"config": np.array(json.dumps(cfg)),
               "meta": np.array(json.dumps({"obs_dim": agent.obs_dim, "slate_size": agent.slate_size,
-                                           "one_hot": agent.one_hot, "user": check_metadata(metadata)})),
+                                           "one_hot": agent.one_hot, "clicked_in_obs": agent.clicked_in_obs, "user": check_metadata(metadata)})),
               "rng": np.array(json.dumps(generator_to_json(agent.rng))),
               "item_features": agent.choice.Y[:, 1:], "choice_params": agent.choice.params,
               "counts": np.array([agent.steps, agent.updates], np.int64),
@@ -48,6 +48,9 @@ def save_slate_q(agent, path, metadata=None) -> None:
 
 
 def load_slate_q(cls, path, overrides: dict):
+    if "seed" in overrides:
+        raise TypeError("SlateQAgent.load() takes no seed: a loaded agent continues the random state it "
+                        "saved (exploration and replay sampling); build a new SlateQAgent for a fresh seed")
     with open_checkpoint(path, KIND, required=REQUIRED) as ckpt:
         cfg, meta = read_json(ckpt, "config"), read_json(ckpt, "meta")
         try:
@@ -58,8 +61,9 @@ def load_slate_q(cls, path, overrides: dict):
                    "epsilon": schedule_from_json(cfg["epsilon"], "epsilon", overrides.pop("epsilon", None))}
             cfg.update(overrides)
             obs_dim, k, one_hot = int(meta["obs_dim"]), int(meta["slate_size"]), bool(meta["one_hot"])
+            in_obs = bool(meta.get("clicked_in_obs", not one_hot))  # files before it: read obs unless one-hot
             items = ckpt.read("item_features")
-            agent = cls(obs_dim, items, k, one_hot=one_hot, **cfg)
+            agent = cls(obs_dim, items, k, one_hot=one_hot, clicked_in_obs=in_obs, **cfg)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{ckpt.where} does not describe a SlateQAgent: {e}") from e
         ckpt.expect("choice_params", agent.choice.params.shape)

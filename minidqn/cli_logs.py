@@ -42,6 +42,9 @@ def cmd_log(args) -> int:
     cli = _main()
     cli.check_outputs({"--out": args.out, "--csv": args.csv})
     epsilon = check_float("--epsilon", args.epsilon, 0.0, 1.0)
+    if args.env == "slate-shop":  # a loaded slate agent is refused by collect_log, saying the same
+        raise ValueError("--env slate-shop: logs (minidqn log, ope, train --offline) cover one product per "
+                         "step; pages of products (slates) are not covered")
     if args.load:
         agent, env, env_name, agent_name = cli._load(args.load, args.env)
     else:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ._validate import check_int
 from .env_calls import action_mask, check_agent, check_env, finite_rewards, reset_env, step_env
+from .spaces import Slate
 
 __all__ = ["evaluate", "standard_error", "ratio_estimate", "DEFAULT_MAX_EPISODE_STEPS"]
 
@@ -54,7 +55,8 @@ def evaluate(agent, env, episodes: int = 20, seed: int = 0, max_episode_steps: i
     ``mean_return``, ``std_return``, ``mean_return_se``, ``mean_length``, ``mean_length_se``
     and, when the env's ``info`` has ``revenue`` /
     ``purchased`` / ``clicked``, ``revenue_per_session``, ``conversion_rate`` (purchases per
-    step) and ``click_rate`` (clicks per step), each with a ``_se``. With a ``Discrete`` action
+    step) and ``click_rate`` (clicks per step), each with a ``_se``; ``clicked`` is a slot index
+    (-1 for none) when the action space is a ``spaces.Slate``, else a flag read as ``bool``. With a ``Discrete`` action
     space, ``coverage``: the share of actions recommended at least once over all episodes (one
     number for the whole run, so no standard error); when the env has a ``category`` per action,
     ``categories_per_session``: distinct categories recommended in a visit, with its ``_se``.
@@ -81,6 +83,7 @@ def evaluate(agent, env, episodes: int = 20, seed: int = 0, max_episode_steps: i
     events = {key: np.zeros(episodes) for key in ("revenue", "purchased", "clicked")}
     seen = set()
     n_actions = getattr(getattr(env, "action_space", None), "n", None)
+    slate = isinstance(getattr(env, "action_space", None), Slate)
     category = getattr(env, "category", None)
     recommended, categories = set(), np.zeros(episodes)
     for i in range(episodes):
@@ -99,8 +102,8 @@ def evaluate(agent, env, episodes: int = 20, seed: int = 0, max_episode_steps: i
             for key, totals in events.items():
                 if key in info:
                     value = info[key]
-                    if key == "clicked" and not isinstance(value, (bool, np.bool_)):
-                        value = value >= 0      # a slate env reports the slot clicked, -1 for none
+                    if key == "clicked":  # a slate env reports the slot clicked (-1 for none); others a flag
+                        value = int(value) >= 0 if slate else bool(value)
                     totals[i] += float(value)
                     seen.add(key)
             capped = not (terminated or truncated) and lengths[i] >= cap

@@ -224,6 +224,11 @@ def collect_log(agent, env, episodes: int, seed: int = 0, epsilon: float = 0.0,
     check_env("env", env)
     if hasattr(env, "num_envs"):
         raise TypeError(f"collect_log takes a single env, got a vector env of {env.num_envs}")
+    space = getattr(env, "action_space", None)
+    if type(space).__name__ == "Slate":  # before check_space, whose advice (TransformAction) does not apply
+        raise TypeError(f"collect_log logs one action per step from a Discrete(n) action space; logs do not "
+                        f"cover slates (pages of products such as SlateShopEnv's), got {type(env).__name__} "
+                        f"with {space!r}")
     _, n_actions = check_space("collect_log", env, "action", discrete_only=True)
     episodes = check_int("episodes", episodes, minimum=1)
     seed = check_int("seed", seed, minimum=0)

@@ -10,16 +10,16 @@ Dinkelbach's method; not the top ``k`` by ``P(click) r``, since every product on
 clicks from the others). It is the slate version of ``baselines.GreedyAgent``: the bar a
 far-sighted learner must clear. ``RandomSlateAgent`` shows ``k`` distinct allowed products
 uniformly; ``PopularitySlateAgent`` the ``k`` products bought most often so far (``baselines.
-PopularityAgent``'s idea, ranked), learning which product was bought from the clicked slot the
-observation reports. All follow ``train.py``'s agent protocol, with slates (``(k,)`` int arrays)
-as actions. Not covered: learners (``slate_q.py``).
+PopularityAgent``'s idea, ranked), learning which product was bought from the clicked slot
+(``clicked=``, or the one a ``SlateShopEnv`` observation reports). All follow ``train.py``'s
+agent protocol, with slates (``(k,)`` int arrays) as actions. Not covered: learners (``slate_q.py``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ._validate import as_generator, check_float, check_int, check_mask
-from .envs.slate_shop import clicked_slot
+from .envs.slate_shop import clicked_of, reports_click_in_obs
 from .slate_choice import best_slate
 
 
@@ -61,21 +61,25 @@ class RandomSlateAgent:
 class PopularitySlateAgent:
     """The ``k`` products rewarded most often so far, most popular in the top slot; ties at random.
 
-    ``observe`` counts ``reward > 0`` for the product in the slot that ``next_obs`` says was clicked
-    (``slate_shop.clicked_slot``). With ``epsilon``, exploring calls show a random slate: as with
-    ``PopularityAgent``, a fair baseline learns its counts from random slates (``epsilon=1``).
+    ``observe`` counts ``reward > 0`` for the product in the clicked slot: ``clicked=`` (``train``
+    passes the env's ``info["clicked"]``), else, built by ``for_env`` on a ``SlateShopEnv``, the
+    slot ``next_obs`` reports (``slate_shop.clicked_slot``). With ``epsilon``, exploring calls show
+    a random slate: as with ``PopularityAgent``, a fair baseline learns its counts from random
+    slates (``epsilon=1``).
     """
 
-    def __init__(self, n_items, slate_size, seed=0, epsilon=0.0):
+    def __init__(self, n_items, slate_size, seed=0, epsilon=0.0, clicked_in_obs=False):
         self.n_items = check_int("n_items", n_items, minimum=1)
         self.slate_size = check_int("slate_size", slate_size, minimum=1, maximum=self.n_items)
         self.rng = as_generator(seed)
         self.epsilon = check_float("epsilon", epsilon, 0.0, 1.0)
+        self.clicked_in_obs = bool(clicked_in_obs)   # next_obs ends with the clicked slot (SlateShopEnv)
         self.counts = np.zeros(self.n_items, dtype=np.int64)
 
     @classmethod
     def for_env(cls, env, seed=0, epsilon=0.0):
-        return cls(*_slate_size(env, cls.__name__), seed=seed, epsilon=epsilon)
+        return cls(*_slate_size(env, cls.__name__), seed=seed, epsilon=epsilon,
+                   clicked_in_obs=reports_click_in_obs(env))
 
     def act(self, obs, explore=True, action_mask=None) -> np.ndarray:
         mask = check_mask("action_mask", action_mask, (self.n_items,))
@@ -85,11 +89,11 @@ class PopularitySlateAgent:
         order = np.lexsort((self.rng.random(self.n_items), -counts))   # by count, ties at random
         return order[:self.slate_size].astype(np.int64)
 
-    def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None):
+    def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None, clicked=None):
         A = np.asarray(action)
         if A.shape != (self.slate_size,) or not np.issubdtype(A.dtype, np.integer):
             raise ValueError(f"action must be a slate of {self.slate_size} product ids, got {action!r}")
-        j = int(clicked_slot(next_obs, self.slate_size))
+        j = clicked_of("PopularitySlateAgent", clicked, next_obs, self.clicked_in_obs, self.slate_size)
         if check_float("reward", reward) > 0 and j >= 0:
             self.counts[A[j]] += 1
         return None

@@ -29,7 +29,8 @@ tries every ordered slate (a test oracle). Not covered: other choice models (cas
 utilities are obtained (the env, ``slate_baselines.py``, ``slate_q.py``).
 
 Shapes: one row ``v, q (N,)`` or ``n`` rows ``(n, N)``; ``rho (k,)``; ``v0, q0`` scalars or
-``(n,)``; ``mask`` like ``v`` (True = may be shown). Utilities are shifted before ``exp``, so
+``(n,)``; ``mask`` like ``v`` (True = may be shown; a row allowing fewer than ``k`` items is a
+``ValueError``). Utilities are shifted before ``exp``, so
 any finite utilities are safe.
 """
 from __future__ import annotations
@@ -50,6 +51,17 @@ def _rows(v, q, v0, q0, mask):
     q0 = np.broadcast_to(np.asarray(q0, np.float64), (n,))
     mask = np.ones(v.shape, bool) if mask is None else np.broadcast_to(np.asarray(mask, bool), v.shape)
     return v, q, v0, q0, mask
+
+
+def _check_room(mask, k: int, who: str) -> None:
+    """Refuse rows of ``mask (n, N)`` that allow fewer than ``k`` items: no slate fits them (the
+    optimisers below would fill the gap with masked items or repeats)."""
+    room = mask.sum(axis=1)                                                 # (n,), O(nN): cheap next to the search
+    short = np.flatnonzero(room < k)
+    if short.size:
+        r = int(short[0])
+        raise ValueError(f"{who}: mask row {r} allows {int(room[r])} items, fewer than the slate's k={k}"
+                         + (f" ({short.size} rows short)" if short.size > 1 else ""))
 
 
 def slate_probs(v_slate, rho, v0=0.0):
@@ -103,6 +115,7 @@ def best_slate(v, q, rho, mask=None, v0=0.0, q0=0.0, max_rounds=100):
     one row, ``(n, k)`` and ``(n,)`` for ``n`` rows. Every row must allow at least ``k`` items."""
     v2, q2, v02, q02, m2 = _rows(v, q, v0, q0, mask)
     k = len(rho)
+    _check_room(m2, k, "best_slate")
     a, b, a0 = _attractions(v2, rho, v02, m2)
     neg = np.where(m2, 0.0, -np.inf)                                        # masked items never chosen
     slate = _assign(a * q2 + neg, b, k)                                     # start: SlateQ's top-k
@@ -122,6 +135,7 @@ def best_slate(v, q, rho, mask=None, v0=0.0, q0=0.0, max_rounds=100):
 def top_k_slate(v, q, rho, mask=None):
     """SlateQ's top-k: the ``k`` items of largest ``a_i q_i``, the largest in the best slot."""
     v2, q2, _, _, m2 = _rows(v, q, 0.0, 0.0, mask)
+    _check_room(m2, len(rho), "top_k_slate")
     a, b, _ = _attractions(v2, rho, np.zeros(v2.shape[0]), m2)
     slate = _assign(a * q2 + np.where(m2, 0.0, -np.inf), b, len(rho))
     return slate if np.ndim(v) == 2 else slate[0]
@@ -131,6 +145,7 @@ def greedy_slate(v, q, rho, mask=None, v0=0.0, q0=0.0):
     """SlateQ's greedy: fill the slots in order of ``b_j`` (largest first), each with the item that
     makes the partial slate's ``V`` largest."""
     v2, q2, v02, q02, m2 = _rows(v, q, v0, q0, mask)
+    _check_room(m2, len(rho), "greedy_slate")
     a, b, a0 = _attractions(v2, rho, v02, m2)
     n, k = v2.shape[0], len(rho)
     N, D = a0 * q02, a0.copy()                                              # (n,) each
@@ -150,6 +165,7 @@ def enumerate_best_slate(v, q, rho, mask=None, v0=0.0, q0=0.0):
     """``argmax_A V(A)`` by trying every ordered slate of one row (``N! / (N - k)!`` of them):
     a test oracle → ``(slate (k,), value)``."""
     v2, q2, v02, q02, m2 = _rows(v, q, v0, q0, mask)
+    _check_room(m2, len(rho), "enumerate_best_slate")
     allowed = np.flatnonzero(m2[0])
     slates = np.array(list(permutations(allowed.tolist(), len(rho))), np.int64)
     values = slate_value(np.repeat(v2, len(slates), 0), np.repeat(q2, len(slates), 0), rho, slates,

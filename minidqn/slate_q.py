@@ -15,17 +15,20 @@ For a stored transition ``(s, A, c, r, s')`` with chosen ``i = A_c`` (or 0), the
 
 where both slate values use the *learned* choice model (``double=True``: the online ``Q_bar``
 picks ``A'``, the target ``Q_bar`` values it; ``double=False``: the target does both), ``M`` is
-the reward scale, and the choice model takes one Adam step on the same batch's clicks. Slates
-are optimised by ``slate_choice``: ``"exact"`` (Dinkelbach's method, exact for this logit; the
+the reward scale, and the choice model takes one Adam step on the same batch's clicks (both
+steps are taken only once both gradients are finite: a divergence is a ``FloatingPointError``
+that changes nothing). Slates are optimised by ``slate_choice``: ``"exact"`` (Dinkelbach's method, exact for this logit; the
 default), ``"top-k"`` or ``"greedy"`` (SlateQ's heuristics). Acting is ε-greedy over slates
-(ε: a random slate of allowed products). ``SlateShopEnv`` reports the clicked slot in its
-observation (``slate_shop.clicked_slot``), which ``observe`` reads; for other envs pass
-``clicked=``. Checkpoints are in ``_slate_q_checkpoint.py``. Not covered: n-step returns,
+(ε: a random slate of allowed products). ``observe`` takes the clicked slot as ``clicked=``
+(``train`` passes the env's ``info["clicked"]``); an agent built by ``for_env`` on a
+``SlateShopEnv``, whose observation reports the slot (``slate_shop.clicked_slot``), reads it
+from there when it is not given. Checkpoints are in ``_slate_q_checkpoint.py``. Not covered: n-step returns,
 dueling heads, batched (vector-env) acting.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable
 
 import numpy as np
@@ -33,7 +36,7 @@ import numpy as np
 from ._slate_q_checkpoint import load_slate_q, save_slate_q
 from ._validate import as_generator, check_float, check_int, check_mask, check_space, encode_states
 from .conditional_logit import ConditionalLogit
-from .envs.slate_shop import clicked_slot
+from .envs.slate_shop import clicked_of, reports_click_in_obs
 from .losses import huber
 from .mlp import MLP
 from .optim import Adam, clip_grad_norm
@@ -109,12 +112,15 @@ class SlateReplay:
 
 
 class SlateQAgent:
-    """``SlateQAgent(obs_dim, item_features (N, d_item), slate_size, one_hot=False, **hyperparameters)``;
-    the hyperparameters are ``SlateQConfig``'s fields. ``act`` returns a slate ``(k,)`` int64."""
+    """``SlateQAgent(obs_dim, item_features (N, d_item), slate_size, one_hot=False, clicked_in_obs=False,
+    **hyperparameters)``; the hyperparameters are ``SlateQConfig``'s fields. ``act`` returns a slate
+    ``(k,)`` int64. ``clicked_in_obs``: observations end with the clicked slot (``SlateShopEnv``'s)."""
 
-    def __init__(self, obs_dim: int, item_features, slate_size: int, one_hot: bool = False, **hyperparameters):
+    def __init__(self, obs_dim: int, item_features, slate_size: int, one_hot: bool = False,
+                 clicked_in_obs: bool = False, **hyperparameters):
         self.config = cfg = SlateQConfig(**hyperparameters)
         self.obs_dim, self.one_hot = check_int("obs_dim", obs_dim, minimum=1), bool(one_hot)
+        self.clicked_in_obs = bool(clicked_in_obs) and not self.one_hot
         self.choice = ConditionalLogit(self.obs_dim, item_features, slate_size, lr=cfg.choice_lr)
         self.n_items, self.slate_size = self.choice.n_items, self.choice.slate_size
         self.rng = as_generator(cfg.seed)
@@ -137,7 +143,8 @@ class SlateQAgent:
                             f"got {type(env).__name__} with {space!r}")
         items = getattr(env, "item_features", None)
         items = np.eye(space.n) if items is None else items
-        return cls(obs_dim, items, space.slate_size, one_hot=one_hot, **hyperparameters)
+        return cls(obs_dim, items, space.slate_size, one_hot=one_hot, clicked_in_obs=reports_click_in_obs(env),
+                   **hyperparameters)
 
     # ------------------------------------------------------------------ acting
     def encode(self, obs) -> np.ndarray:
@@ -189,18 +196,17 @@ class SlateQAgent:
         return A.astype(np.int64)
 
     def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None, clicked=None):
-        """Store one transition (``clicked``: the slot chosen, -1 for none; read from ``next_obs``
-        by ``slate_shop.clicked_slot`` when not given) and, every ``train_freq`` steps after
-        ``learning_starts``, run ``train_step``; returns its loss or ``None``."""
+        """Store one transition (``clicked``: the slot chosen, -1 for none; when not given, read
+        from ``next_obs`` if ``clicked_in_obs``, else a ``TypeError``) and, every ``train_freq``
+        steps after ``learning_starts``, run ``train_step``; returns its loss or ``None``."""
         A = self._check_slate("action", action)
         x, x2 = self.encode(obs)[0], self.encode(next_obs)[0]
-        if clicked is None:
-            if self.one_hot:
-                raise TypeError("SlateQAgent cannot read the clicked slot from an integer state: pass clicked=")
-            clicked = clicked_slot(x2, self.slate_size)
-        c = check_int("clicked", clicked, minimum=-1, maximum=self.slate_size - 1)
+        c = clicked_of("SlateQAgent", clicked, x2, self.clicked_in_obs, self.slate_size)
         r = check_float("reward", reward)
         mask2 = check_mask("next_action_mask", next_action_mask, (self.n_items,), allow_empty=bool(terminated))
+        if mask2 is not None and not terminated and mask2.sum() < self.slate_size:
+            raise ValueError(f"next_action_mask allows {int(mask2.sum())} products, fewer than a slate of "
+                             f"{self.slate_size}, in a state that did not terminate")
         self.buffer.add(x, A, c, r, x2, bool(terminated), True if mask2 is None else mask2)
         self.steps += 1
         cfg = self.config
@@ -223,6 +229,8 @@ class SlateQAgent:
         chosen = np.where(c >= 0, A[rows, np.maximum(c, 0)], N)                               # (B,): N = no click
         Q = self.online.forward(S)                                                             # (B, N + 1)
         loss, dq = huber(Q[rows, chosen], td_target.astype(Q.dtype))
+        if not (math.isfinite(loss) and np.isfinite(td_target).all()):  # before backward: nothing written
+            raise self._divergence(loss, norm=None)
         dQ = np.zeros_like(Q)
         dQ[rows, chosen] = dq                      # only the chosen item's Q_bar gets a gradient
         self.online.backward(dQ, input_grad=False)
@@ -230,7 +238,9 @@ class SlateQAgent:
 
     def train_step(self) -> float:
         """One vectorized update of ``Q_bar`` (module docstring) and of the choice model on the
-        same batch; returns the TD loss."""
+        same batch; returns the TD loss. Both gradients are computed first and both steps taken
+        only when every number is finite: a divergence is a ``FloatingPointError`` that leaves
+        the networks, the choice model and both optimizers as they were."""
         buf, cfg = self.buffer, self.config
         if buf.size == 0:
             raise RuntimeError("train_step() needs at least one stored transition")
@@ -240,16 +250,24 @@ class SlateQAgent:
                 return 0.0                          # nothing to scale by yet: wait for a reward
             self.reward_scale = 1.0 / float(top)
         idx = buf.sample_indices(cfg.batch_size)
-        self.choice.update(buf.obs[idx].astype(np.float64), buf.slates[idx], buf.clicked[idx])
-        loss = self._loss_and_grads(idx)
-        norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm) if cfg.max_grad_norm else None
-        if not np.isfinite(loss) or (norm is not None and not np.isfinite(norm)):
-            raise FloatingPointError(f"SlateQ diverged at update {self.updates + 1}: loss={loss}, gradient "
-                                     f"norm={norm}; try a smaller lr (now {cfg.lr}) or reward_scale")
+        self.choice.loss_and_grad(buf.obs[idx].astype(np.float64), buf.slates[idx], buf.clicked[idx])
+        loss = self._loss_and_grads(idx)            # raises before backward when the loss is not finite
+        norm = clip_grad_norm(self.online.grads, cfg.max_grad_norm or np.inf)
+        if not (math.isfinite(norm) and np.isfinite(self.choice.grads).all()):
+            raise self._divergence(loss, norm)
         self.opt.step(self.online.grads)
+        self.choice.opt.step(self.choice.grads)     # the trap: only once Q_bar's step is known to be sound
         self.target.params += cfg.tau * (self.online.params - self.target.params)
         self.updates += 1
         return loss
+
+    def _divergence(self, loss, norm) -> FloatingPointError:
+        cfg = self.config
+        return FloatingPointError(
+            f"SlateQ diverged at update {self.updates + 1} (env step {self.steps}): loss={loss}, "
+            f"gradient norm={norm}; nothing was updated. Try a smaller lr (now {cfg.lr}) or choice_lr "
+            f"(now {cfg.choice_lr}), a reward_scale that brings rewards near [-1, 1] (now "
+            f"{self.reward_scale}) or max_grad_norm (now {cfg.max_grad_norm}).")
 
     # ------------------------------------------------------------------ snapshots and files
     def snapshot(self) -> dict:
@@ -270,7 +288,8 @@ class SlateQAgent:
     @classmethod
     def load(cls, path, **overrides) -> "SlateQAgent":
         """Rebuild an agent written by :meth:`save`; ``overrides`` replace saved hyperparameters
-        that do not define the network. A file that is not sound is a ``ValueError`` naming it."""
+        that do not define the network, nor ``seed`` (a ``TypeError``: a loaded agent continues
+        its saved random state). A file that is not sound is a ``ValueError`` naming it."""
         return load_slate_q(cls, path, overrides)
 
     def __repr__(self) -> str:

@@ -6,8 +6,8 @@ Works with any agent that has ``act(obs, explore=True, action_mask=None) -> int`
 Gymnasium's API: ``reset(seed=None) -> (obs, info)``, ``step(action) -> (obs, reward,
 terminated, truncated, info)``. The mask keywords are passed only when the env's ``info`` has an
 ``"action_mask"``, so agents that know nothing of masks work on envs that have none; likewise
-``truncated=`` and ``action_mask=`` (the mask of ``obs``) go only to an ``observe`` that names
-them. This module does not cover what agents do inside ``observe``, evaluation (``evaluation.py``, whose
+``truncated=``, ``action_mask=`` (the mask of ``obs``) and ``clicked=`` (``info["clicked"]``: a slate
+env's clicked slot) go only to an ``observe`` that names them. This module does not cover what agents do inside ``observe``, evaluation (``evaluation.py``, whose
 ``evaluate`` is re-exported here), the record (``history.py``) or its display (``progress.py``).
 Vector envs are driven when they use same-step autoreset (``VectorShopEnv``, Gymnasium's
 ``AutoresetMode.SAME_STEP``); next-step and disabled modes are refused.
@@ -149,8 +149,19 @@ def _evaluate_during(agent, eval_env, eval_every, episodes, seed, total_steps, t
                        f"± {metrics['mean_return_se']:.3f} over {episodes} episodes")
 
 
+def _observe_extras(agent) -> set:
+    """The optional keywords ``agent.observe`` names: ``truncated``, ``action_mask`` (of ``obs``)
+    and ``clicked`` (the slot a slate env's ``info`` reports); only those are passed (``_told``)."""
+    return {key for key in ("truncated", "action_mask", "clicked") if observe_takes(agent, key)}
+
+
+def _told(takes: set, **values) -> dict:
+    """``values`` that ``observe`` takes and that exist (a ``None`` is an absent mask or event)."""
+    return {key: value for key, value in values.items() if key in takes and value is not None}
+
+
 def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
-    tell_cut, tell_mask = observe_takes(agent, "truncated"), observe_takes(agent, "action_mask")
+    takes = _observe_extras(agent)
     obs, info = reset_env(env, seed)
     mask = action_mask(info)
     ep_return, ep_length = 0.0, 0
@@ -161,9 +172,8 @@ def _run_single(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         next_mask = action_mask(info)
         loss = agent.observe(obs, action, reward, next_obs, terminated,
                              **({} if next_mask is None else {"next_action_mask": next_mask}),
-                             **({"action_mask": mask} if tell_mask and mask is not None else {}),
-                             **({"truncated": bool((truncated or t == total_steps) and not terminated)}
-                                if tell_cut else {}))
+                             **_told(takes, action_mask=mask, clicked=info.get("clicked"),
+                                     truncated=bool((truncated or t == total_steps) and not terminated)))
         if loss is not None:
             h.loss_steps.append(t)
             h.losses.append(float(loss))
@@ -194,7 +204,7 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
     check_same_step_autoreset(env)
     n = int(env.num_envs)
     batched = getattr(agent, "accepts_batches", False)
-    tell_cut, tell_mask = observe_takes(agent, "truncated"), observe_takes(agent, "action_mask")
+    takes = _observe_extras(agent) - {"clicked"}  # slate envs, the only ones to report a slot, are never vector envs
     obs, info = reset_env(env, seed)
     mask = vector_action_mask(info)
     ep_return, ep_length = np.zeros(n), np.zeros(n, np.int64)
@@ -222,13 +232,12 @@ def _run_vector(agent, env, total_steps, seed, h, report, evaluate_at) -> None:
         if batched:
             loss = agent.observe(obs, actions, rewards, stored_obs, terminated,
                                  **({} if stored_mask is None else {"next_action_mask": stored_mask}),
-                                 **({"action_mask": mask} if tell_mask and mask is not None else {}),
-                                 **({"truncated": cut} if tell_cut else {}))
+                                 **_told(takes, action_mask=mask, truncated=cut))
         else:  # one call per copy; keep every loss, not just the last copy's
             losses = [agent.observe(obs[i], actions[i], rewards[i], stored_obs[i], bool(terminated[i]),
                                     **({} if stored_mask is None else {"next_action_mask": stored_mask[i]}),
-                                    **({"action_mask": mask[i]} if tell_mask and mask is not None else {}),
-                                    **({"truncated": bool(cut[i])} if tell_cut else {}))
+                                    **_told(takes, action_mask=None if mask is None else mask[i],
+                                            truncated=bool(cut[i])))
                       for i in range(n)]
             losses = [x for x in losses if x is not None]
             loss = float(np.mean(losses)) if losses else None

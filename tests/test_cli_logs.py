@@ -86,6 +86,9 @@ def test_log_and_train_offline_on_the_tabular_shop_report_the_exact_share(capsys
     (["ope", "--load", "/nonexistent/agent.npz", "--log", "x.npz"], "No such file"),
     (["train", "--updates", "5"], "--updates is for --offline LOG"),
     (["train", "--offline", "/nonexistent/log.npz"], "No such file"),
+    (["log", "--agent", "random", "--env", "slate-shop", "--out", "x.npz"],
+     "--env slate-shop: logs (minidqn log, ope, train --offline) cover one product per step; pages of "
+     "products (slates) are not covered"),
 ])
 def test_bad_arguments_exit_2_with_a_message(capsys, argv, message):
     assert message in refused(capsys, *argv)

@@ -111,3 +111,39 @@ def test_a_non_finite_reward_stops_the_evaluation_with_its_step():
 
     with pytest.raises(ValueError, match="non-finite reward nan at step 3"):
         evaluate(MinimalAgent(), NaNOnThirdStep(), 2)
+
+
+class ClickFlags(GymLike):
+    """Reports ``clicked`` at steps 2 and 3 of 4, as the flag ``kind`` makes it."""
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, {"clicked": self.kind(self.t in (2, 3))}
+
+
+@pytest.mark.parametrize("kind", [bool, int, np.int64, lambda x: np.array(x), np.bool_])
+def test_a_click_flag_counts_only_when_true_whatever_its_type(kind):
+    assert evaluate(MinimalAgent(), ClickFlags(kind), episodes=2)["click_rate"] == 0.5
+
+
+def test_a_slate_envs_clicked_is_a_slot_index_and_slot_zero_is_a_click():
+    from minidqn.spaces import Slate
+
+    class SlateClicks(GymLike):
+        action_space = Slate(4, 2)
+        slots = {1: -1, 2: 0, 3: 1, 4: -1}
+
+        def step(self, action):
+            obs, reward, terminated, truncated, info = super().step(action)
+            return obs, reward, terminated, truncated, {"clicked": self.slots[self.t]}
+
+    class TwoProducts:
+        def act(self, obs, explore=True):
+            return np.array([2, 3])
+
+        def observe(self, *args, **kw):
+            return None
+    assert evaluate(TwoProducts(), SlateClicks(), episodes=2)["click_rate"] == 0.5

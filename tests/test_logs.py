@@ -280,3 +280,12 @@ def test_epsilon_greedy_policy_gives_the_logged_probability():
     pi = epsilon_greedy_policy(log.greedy_action, log.action_mask, log.epsilon)
     assert np.allclose(pi.sum(axis=1), 1.0) and np.all(pi[~log.action_mask] == 0)
     assert np.array_equal(pi[np.arange(len(log)), log.action], log.behavior_prob)
+
+
+def test_collect_log_refuses_a_slate_env_saying_logs_do_not_cover_slates():
+    from minidqn.envs.slate_shop import SlateShopEnv
+    from minidqn.slate_baselines import RandomSlateAgent
+    env = SlateShopEnv(seed=0)
+    with pytest.raises(TypeError, match=r"logs do not cover slates .*SlateShopEnv with Slate\(n=100, k=3\)") as e:
+        collect_log(RandomSlateAgent.for_env(env), env, 1)
+    assert "TransformAction" not in str(e.value)

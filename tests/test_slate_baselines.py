@@ -43,6 +43,22 @@ def test_random_and_popularity_slates():
         RandomSlateAgent.for_env(ShopEnv())
 
 
+def test_popularity_takes_the_clicked_slot_and_reads_observations_only_of_the_slate_shop():
+    nxt = np.zeros(SlateShopEnv(seed=0).observation_space.shape, np.float32)
+    nxt[-1] = 1.0                                         # the slate shop's way of saying: slot 2
+    pop = PopularitySlateAgent(10, 3)                     # not built for a SlateShopEnv: never reads obs
+    with pytest.raises(TypeError, match=r"needs clicked= \(the slot in the env's info\['clicked'\]"):
+        pop.observe(None, np.array([4, 7, 2]), 1.0, nxt, False)
+    pop.observe(None, np.array([4, 7, 2]), 1.0, nxt, False, clicked=0)
+    with pytest.raises(ValueError, match="clicked must be <= 2"):
+        pop.observe(None, np.array([4, 7, 2]), 1.0, nxt, False, clicked=3)
+    shop = PopularitySlateAgent.for_env(SlateShopEnv(seed=0))
+    shop.observe(None, np.array([4, 7, 2]), 1.0, nxt, False)
+    shop.observe(None, np.array([4, 7, 9]), 1.0, nxt, False, clicked=1)   # given: it wins over obs
+    assert pop.counts[4] == 1 and pop.counts.sum() == 1
+    assert shop.counts[2] == 1 and shop.counts[7] == 1 and shop.counts.sum() == 2
+
+
 def test_myopic_oracle_beats_popularity_beats_random():
     env = SlateShopEnv(seed=0)
     pop = PopularitySlateAgent.for_env(env, seed=0, epsilon=1.0)

@@ -73,3 +73,19 @@ def test_greedy_fills_slots_with_the_best_marginal_item():
     v, q, rho = np.zeros(3), np.array([1.0, 2.0, 3.0]), np.array([0.0, -1.0])
     # slot 0 first: item 2 alone is best (V = 1.5); then slot 1 takes item 1 (V = 1.58, item 0: 1.42)
     np.testing.assert_array_equal(greedy_slate(v, q, rho), [2, 1])
+
+
+@pytest.mark.parametrize("optimiser", [best_slate, greedy_slate, top_k_slate, enumerate_best_slate])
+def test_optimisers_refuse_a_mask_with_fewer_allowed_items_than_slots(optimiser):
+    v, q, rho = np.zeros(5), np.arange(5.0), np.array([0.0, -0.5, -1.0])
+    mask = np.array([True, False, True, False, False])             # 2 of 5 allowed, k = 3
+    with pytest.raises(ValueError, match=r"mask row 0 allows 2 items, fewer than the slate's k=3"):
+        optimiser(v, q, rho, mask)
+    rows = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 0, 0]], bool)       # only the second row is short
+    if optimiser is not enumerate_best_slate:                      # (one row only, by design)
+        with pytest.raises(ValueError, match=r"mask row 1 allows 2 items"):
+            optimiser(np.zeros((2, 5)), np.ones((2, 5)), rho, rows)
+        rows[1, 4] = True
+        slates = optimiser(np.zeros((2, 5)), np.ones((2, 5)), rho, rows)
+        slates = slates[0] if optimiser is best_slate else slates          # best_slate: (slates, values)
+        assert all(rows[r][slates[r]].all() and np.unique(slates[r]).size == 3 for r in range(2))

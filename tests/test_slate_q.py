@@ -130,6 +130,9 @@ def test_bad_input_is_refused():
         agent.observe(obs, [1, 2], 0.0, obs, False, clicked=2)
     with pytest.raises(ValueError, match="fewer than a slate"):
         agent.act(obs, action_mask=np.eye(7, dtype=bool)[0])
+    with pytest.raises(ValueError, match="next_action_mask allows 1 products, fewer than a slate of 2"):
+        agent.observe(obs, [1, 2], 0.0, obs, False, next_action_mask=np.eye(7, dtype=bool)[0])
+    agent.observe(obs, [1, 2], 0.0, obs, True, next_action_mask=np.eye(7, dtype=bool)[0])  # ended: any mask
     with pytest.raises(ValueError, match="slate_optimizer"):
         SlateQAgent.for_env(env, slate_optimizer="best")
     with pytest.raises(TypeError, match="Slate"):
@@ -139,6 +142,9 @@ def test_bad_input_is_refused():
         tab.observe(0, [0, 1], 0.0, 1, False)
     tab.observe(0, [0, 1], 5.0, 1, False, clicked=0)
     assert tab.buffer.size == 1 and tab.one_hot
+    box = SlateQAgent(env.observation_space.shape[0], env.item_features, 2)  # any Box env: obs are not read
+    with pytest.raises(TypeError, match="needs clicked="):
+        box.observe(obs, [0, 1], 0.0, obs, False)
 
 
 def test_save_and_load_round_trip_and_refuse_foreign_files(tmp_path):
@@ -155,9 +161,12 @@ def test_save_and_load_round_trip_and_refuse_foreign_files(tmp_path):
     np.testing.assert_array_equal(twin.act(obs), agent.act(obs))
     assert (twin.steps, twin.updates, twin.reward_scale) == (agent.steps, agent.updates, 0.5)
     assert twin.opt.t == agent.opt.t == 1 and twin.choice.opt.t == 1
+    assert twin.clicked_in_obs and agent.clicked_in_obs      # built for a SlateShopEnv: obs report clicks
     assert SlateQAgent.load(path, lr=1e-2).config.lr == 1e-2
     with pytest.raises(ValueError, match="hidden"):
         SlateQAgent.load(path, hidden=(4,))
+    with pytest.raises(TypeError, match="takes no seed: a loaded agent continues the random state"):
+        SlateQAgent.load(path, seed=123)
     agent.online.save(tmp_path / "mlp.npz")
     with pytest.raises(ValueError, match="'MLP' checkpoint, expected 'SlateQAgent'"):
         SlateQAgent.load(tmp_path / "mlp.npz")
@@ -173,3 +182,24 @@ def test_snapshot_and_restore_bring_back_what_was_learned():
     for key, arr in (("online", agent.online.params), ("target", agent.target.params),
                      ("choice", agent.choice.params)):
         np.testing.assert_array_equal(arr, snap[key])
+
+
+@pytest.mark.parametrize("blow_up", ["q nan", "q overflow", "choice nan"])
+def test_divergence_is_a_floating_point_error_and_nothing_is_updated(blow_up):
+    env, agent = _agent()
+    if blow_up == "q nan":
+        agent.online.params[:] = np.nan
+    elif blow_up == "q overflow":                 # float64 here: two layers of 1e160 overflow Q
+        agent.online.params[:] = agent.online.params * 1e160 + 1e160
+    else:
+        agent.choice.params[:] = np.nan
+    before = {name: arr.copy() for name, arr in (("online", agent.online.params), ("target", agent.target.params),
+                                                  ("choice", agent.choice.params))}
+    with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="SlateQ diverged at update 1 .*"
+                                                  "nothing was updated. Try a smaller lr"):
+        agent.train_step()
+    for name, arr in (("online", agent.online.params), ("target", agent.target.params),
+                      ("choice", agent.choice.params)):
+        np.testing.assert_array_equal(arr, before[name], err_msg=name)
+    assert agent.updates == 0 and agent.opt.t == 0 and agent.choice.opt.t == 0
+    assert not agent.choice.opt.m.any() and not agent.opt.m.any()

@@ -396,3 +396,49 @@ def test_the_vector_loop_passes_truncated_per_copy():
     # counts 1, 2, 3, 4: copy 0 is cut at 2 and 4, copy 1 at 3, copy 2 at 4; all by the run's end
     np.testing.assert_array_equal(agent.truncated, [[False, False, False], [True, False, False],
                                                     [False, True, False], [True, True, True]])
+
+
+def _reporting_slates(seed=0):
+    """A ``TabularSlateShop`` that keeps every step's ``info`` (what the env reported) in ``infos``."""
+    from minidqn.envs.tabular_slates import TabularSlateShop
+
+    class Reporting(TabularSlateShop):
+        def step(self, action):
+            out = super().step(action)
+            self.infos.append(out[-1])
+            return out
+    env = Reporting(seed=seed)
+    env.infos = []
+    return env
+
+
+def test_clicked_goes_to_an_observe_that_names_it_and_to_no_other():
+    class Naming(RecordingAgent):
+        def act(self, obs, explore=True, action_mask=None):
+            return np.array([0, 3])
+
+        def observe(self, obs, action, reward, next_obs, terminated, next_action_mask=None, clicked=None):
+            return super().observe(obs, action, reward, next_obs, terminated, clicked=clicked)
+    env, agent = _reporting_slates(), Naming()
+    train(agent, env, 40, progress=False)
+    assert [kw["clicked"] for *_, kw in agent.observes] == [info["clicked"] for info in env.infos]
+    assert {-1, 0, 1} == {info["clicked"] for info in env.infos}
+    agent = RecordingAgent()  # observe(**kw) does not name it
+    train(agent, ScriptedEnv(), 5, progress=False)
+    assert all("clicked" not in kw for *_, kw in agent.observes)
+
+
+def test_slate_agents_train_on_the_tabular_slate_shop_from_the_clicks_the_env_reports():
+    from minidqn.slate_baselines import PopularitySlateAgent
+    from minidqn.slate_q import SlateQAgent
+    env = _reporting_slates()
+    pop = PopularitySlateAgent.for_env(env, seed=0, epsilon=1.0)
+    train(pop, env, 300, progress=False)
+    bought = np.bincount([info["item"] for info in env.infos if info["purchased"]], minlength=4)
+    np.testing.assert_array_equal(pop.counts, bought)
+    assert bought.sum() > 10
+    env = _reporting_slates()
+    agent = SlateQAgent.for_env(env, hidden=(8,), batch_size=8, learning_starts=50, seed=0)
+    h = train(agent, env, 200, progress=False)
+    np.testing.assert_array_equal(agent.buffer.clicked[:200], [info["clicked"] for info in env.infos])
+    assert agent.updates > 0 and np.isfinite(h.losses).all()

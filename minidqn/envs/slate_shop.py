@@ -28,7 +28,8 @@ shopper leaves (``info["left"]``) or fewer than ``k`` products remain unbought
 Observation (float32, ``4 K + 7 + k``): ``ShopEnv``'s entries, where ``views_c`` counts every
 product shown in category ``c`` (times 0.1), ``last_price``/``last_quality``/``last_appeal``
 describe the product clicked (0 without a click), then ``clicked_slot_j`` (1 for the slot clicked
-at the last step): what the shop's page log records. ``clicked_slot`` reads it back. Caveat for
+at the last step): what the shop's page log records. ``clicked_slot`` reads it back (and
+``clicked_of``, for the slate agents, only for this env's observations: ``reports_click_in_obs``). Caveat for
 SlateQ: since ``views_c`` counts the whole slate, the observed next state depends on the items not
 clicked too, so SlateQ's "only the chosen item matters" assumption holds for the hidden state
 (patience, interest) but only approximately for the observation.
@@ -205,3 +206,21 @@ class SlateShopEnv:
 
     def close(self) -> None:
         """Nothing to release; here for Gymnasium compatibility."""
+
+
+def reports_click_in_obs(env) -> bool:
+    """Whether ``env``'s observations end with the clicked slot (``slate_shop.clicked_slot``):
+    a ``SlateShopEnv``'s do; any other env's ``info["clicked"]`` must be passed as ``clicked=``."""
+    return isinstance(getattr(env, "unwrapped", env), SlateShopEnv)
+
+
+def clicked_of(who: str, clicked, next_obs, in_obs: bool, slate_size: int) -> int:
+    """The clicked slot (-1 for none): ``clicked`` when given (checked), else read from ``next_obs``
+    when the agent was built for an env whose observations report it, else a ``TypeError``."""
+    if clicked is None:
+        if not in_obs:
+            raise TypeError(f"{who}.observe needs clicked= (the slot in the env's info['clicked'], -1 for "
+                            "none; train() passes it): only a SlateShopEnv's observation reports it, and "
+                            "this agent was not built by for_env on one")
+        clicked = clicked_slot(next_obs, slate_size)
+    return check_int("clicked", clicked, minimum=-1, maximum=slate_size - 1)
