@@ -2,9 +2,8 @@
 has never seen, without retraining.
 
 For each seed: ``ItemDQNAgent`` and ``DQNAgent`` are trained on the default shop (catalogue 0,
-100 products) with their recipes (``experiments.RECIPES``, 100,000 steps: ItemDQNAgent with the
-settings written in its recipe, 8 shoppers in parallel; DQNAgent with its defaults, one
-shopper). Then ``minidqn.cold_start.compare_catalogues`` (the code behind ``minidqn compare
+100 products) with their recipes (``experiments.RECIPES``, 100,000 steps with the agents'
+defaults: ItemDQNAgent 8 shoppers in parallel, DQNAgent one shopper). Then ``minidqn.cold_start.compare_catalogues`` (the code behind ``minidqn compare
 --cold-start``) runs 500 fresh shoppers (the same ones for every agent on a catalogue) on each
 of three catalogues:
 
@@ -102,7 +101,7 @@ def main() -> None:
     parser.add_argument("--save-dir", help="folder to save each seed's trained ItemDQNAgent in")
     parser.add_argument("--no-dqn", action="store_true", help="train and compare the item DQN only")
     parser.add_argument("--set", type=_setting, action="append", default=[], metavar="NAME=VALUE",
-                        help="an ItemDQNAgent setting over the recipe's (repeatable)")
+                        help="an ItemDQNAgent setting over its defaults (repeatable)")
     args = parser.parse_args()
     runs = json.load(open(args.out)) if os.path.exists(args.out) else {}
     for seed in args.seeds:

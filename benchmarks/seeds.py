@@ -15,7 +15,7 @@ Figures (share = value / optimal value, exact; lift = revenue per session / gree
 * ``shop dqn``: lift over the myopic oracle on 300 fresh shoppers seeded 10,000, and the gap in
   standard errors, as tests/test_learning.py measures it; and the demo's lift, on 500 shoppers
   seeded ``10_000 + seed`` (README).
-* ``shop-items item-dqn``: ``ItemDQNAgent`` with its recipe's settings after 40,000 steps on the
+* ``shop-items item-dqn``: ``ItemDQNAgent`` with its defaults after 40,000 steps on the
   training catalogue, revenue per session on 200 fresh shoppers seeded 10,000 over random's and
   the myopic oracle's, on that catalogue and on 100 products never seen (``set_items``, no
   retraining), as tests/test_learning.py measures it.
@@ -95,8 +95,7 @@ ITEM_TEST_STEPS = 40_000  # tests/test_learning.py's budget for ItemDQNAgent
 
 
 def item_dqn_cold_start(agent_name: str, seed: int, **overrides) -> dict:
-    """tests/test_learning.py's item-DQN run: the recipe's settings (the agent's defaults
-    otherwise), ``ITEM_TEST_STEPS`` steps on the training catalogue, then 200 fresh shoppers
+    """tests/test_learning.py's item-DQN run: the agent's defaults, ``ITEM_TEST_STEPS`` steps on the training catalogue, then 200 fresh shoppers
     seeded 10,000 on it and on 100 products never seen (``set_items``, no retraining); revenue per
     session over random's (the baseline that knows as little of a new product) and the oracle's."""
     recipe = RECIPES[("shop", agent_name)]

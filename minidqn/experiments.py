@@ -24,7 +24,6 @@ from .envs.vector_shop import VectorShopEnv
 from .item_dqn import ItemDQNAgent
 from .logs import epsilon_greedy_policy
 from . import ope
-from .schedules import LinearSchedule
 from .slate_baselines import GreedySlateAgent, PopularitySlateAgent, RandomSlateAgent
 from .slate_q import SlateQAgent
 from .tabular import TabularQAgent, policy_evaluation, value_iteration
@@ -43,7 +42,7 @@ TRAINABLE = LEARNERS + ("item-dqn", "slateq")  # item-dqn: the shop only (it sco
 class Recipe:
     """How one learner is trained on one env by default. The learners' recipes are budgets only
     (their agents' defaults were chosen over seeds on these problems: README, "Defaults");
-    ``hyperparameters`` holds settings a figure was measured with (ItemDQNAgent's)."""
+    ``hyperparameters``, settings beyond the agent's defaults, is empty in every recipe now."""
     steps: int                                   # env steps (transitions) of training
     hyperparameters: dict = field(default_factory=dict)  # keyword arguments of the agent
     num_envs: int = 1                            # shoppers collected in parallel (vector env)
@@ -56,11 +55,8 @@ RECIPES = {
     ("pricing", "dqn"): Recipe(50_000),          # DQNAgent's defaults
     ("shop", "dqn"): Recipe(100_000),            # DQNAgent's defaults, one shopper at a time
     ("slate-shop", "slateq"): Recipe(100_000),   # SlateQAgent's defaults, one shopper at a time
+    ("shop", "item-dqn"): Recipe(100_000, num_envs=8),  # ItemDQNAgent's defaults, 8 shoppers in parallel
 }
-# ItemDQNAgent: the settings its figures were measured with (benchmarks/cold_start.py, README), written
-# out so that a change of DQNConfig's defaults or of the DQN recipe does not change them unmeasured.
-RECIPES[("shop", "item-dqn")] = Recipe(100_000, dict(gamma=0.8, tau=0.01, lr=5e-4, train_freq=2, lr_end_factor=1.0,
-                                                     epsilon=LinearSchedule(1.0, 0.05, 50_000)), num_envs=8)
 
 
 def make_env(name: str, seed=None, agent: str = "dqn", num_envs: int = 1):

@@ -78,7 +78,7 @@ def test_item_dqn_beats_random_on_its_catalogue_and_on_new_products_without_retr
         agent.set_items(env.item_features)  # the new products: by their features, no retraining
         learned = evaluate(agent, env, 200, seed=10_000)["revenue_per_session"]
         lift[name] = learned / evaluate(RandomAgent.for_env(env), env, 200, seed=10_000)["revenue_per_session"]
-    # ItemDQNAgent's defaults with its recipe's settings, 40,000 steps (two fifths of the recipe's
+    # ItemDQNAgent's defaults (its recipe's settings until they became them), 40,000 steps (two fifths of the recipe's
     # budget), 10 seeds each under NumPy 2.4 and NumPy 1.22 (benchmarks/seeds.py, shop-items):
     # revenue / random's on the training catalogue min 3.22 and 2.96, median 3.99 and 3.83; on 100
     # products never seen min 1.81 and 1.93, median 2.65 and 2.46. (At 20,000 steps seed 0 gave 1.56
