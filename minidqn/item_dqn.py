@@ -61,7 +61,8 @@ own catalogue as well as with the settings below (1.53 times the oracle's revenu
 and 0.46 times the oracle's on 100 and 1,000 new products; with them, 1.20 and 1.08. So its
 defaults differ from ``DQNAgent``'s in four fields (:func:`item_defaults`, any of them can still be
 given): ``gamma=0.8``, one update per two transitions, ε from 1 to 0.05 over 50,000 steps and a
-constant learning rate. Which of the four matters is not measured.
+constant learning rate. No one of them does it alone: switched back one at a time, the medians
+on 1,000 new products are 0.83 (gamma; one seed collapses), 1.04, 0.94 and 1.07 (README).
 
 **Changing the catalogue.** ``set_items(X)`` replaces the products (any number, same feature
 columns). Their Q-values follow at once: nothing is indexed by product id. The replay stores, per
