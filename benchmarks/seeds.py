@@ -28,14 +28,18 @@ Figures (share = value / optimal value, exact; lift = revenue per session / gree
 
 Run: ``python benchmarks/seeds.py [--seeds 10] [--first 0] [--only pricing,shop] [--jobs 2]``.
 Seeds are ``first .. first + seeds - 1``; the test's own seed is 0. Expect about three minutes per
-seed for everything on one core.
+seed for everything on one core. ``--dqn '{"gamma": 0.99, "hidden": [128, 128]}'`` trains the
+DQN problems only, with those ``DQNConfig`` fields changed (lists become tuples): the same
+protocol for settings of your own.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import importlib.util
 import itertools
+import json
 import os
 import sys
 import time
@@ -46,7 +50,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from _timing import print_table  # noqa: E402  (importing it also sets one BLAS thread)
 
-from minidqn import DQNAgent, limit_blas_threads  # noqa: E402
+from minidqn import DQNAgent, DQNConfig, limit_blas_threads  # noqa: E402
 from minidqn.baselines import GreedyAgent, RandomAgent  # noqa: E402
 from minidqn.envs.shop import ShopConfig, ShopEnv  # noqa: E402
 from minidqn.experiments import RECIPES, exact_share, make_agent, make_env  # noqa: E402
@@ -192,6 +196,20 @@ def summary(values: list) -> list:
     return [f"{min(values):.4f}", f"{med:.4f}", f"{max(values):.4f}", f"{q3 - q1:.4f}"]
 
 
+def dqn_fields(text: str) -> dict:
+    """``--dqn``'s JSON object of ``DQNConfig`` fields, checked against the fields that exist."""
+    try:
+        fields = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not JSON: {err}") from None
+    if not isinstance(fields, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object of DQNConfig fields, got {text!r}")
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(DQNConfig)})
+    if unknown:
+        raise argparse.ArgumentTypeError(f"not DQNConfig fields: {unknown}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10, help="how many seeds (default 10)")
@@ -199,13 +217,16 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated problems, e.g. pricing,shop")
     parser.add_argument("--jobs", type=int, default=1, help="processes in parallel (default 1)")
     parser.add_argument("--per-seed", action="store_true", help="also print every seed's figures")
+    parser.add_argument("--dqn", type=dqn_fields, default=None, metavar="JSON",
+                        help="DQNConfig fields to change, as a JSON object; runs the DQN problems only")
     args = parser.parse_args()
-    keys = [k for k in PROBLEMS if not args.only or k[0] in args.only.split(",")]
+    keys = [k for k in PROBLEMS if (not args.only or k[0] in args.only.split(","))
+            and (args.dqn is None or k[1] == "dqn")]
     if not keys or args.seeds < 1 or args.jobs < 1:
         parser.error(f"nothing to run: --only must name some of {sorted({k[0] for k in PROBLEMS})}, "
                      "--seeds and --jobs be at least 1")
     seeds = range(args.first, args.first + args.seeds)
-    tasks = [(key, seed) for key in keys for seed in seeds]
+    tasks = [(key, seed, args.dqn) for key in keys for seed in seeds]
     start = time.perf_counter()
     results = {}
     with ProcessPoolExecutor(args.jobs, initializer=limit_blas_threads, initargs=(1,)) as pool:
@@ -225,6 +246,8 @@ def main() -> None:
             if k and len(values) >= k:
                 medians = [np.median(c) for c in itertools.combinations(values, k)]
                 rows.append([key[0], key[1], f"{metric}, median of {k} seeds", *summary(medians), base[key[0]]])
+    if args.dqn:
+        print(f"\nDQN with {args.dqn}", end="")
     print(f"\n{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), numpy {np.__version__}, "
           f"Python {sys.version.split()[0]}; {time.perf_counter() - start:.0f} s with {args.jobs} process(es)")
     print_table(["problem", "agent", "metric", "min", "median", "max", "IQR", "baseline"], rows)
