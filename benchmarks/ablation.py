@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _timing import print_table  # noqa: E402  (importing it also sets one BLAS thread)
 from seeds import PROBLEMS, run_one  # noqa: E402
 
-from minidqn import DQNAgent, limit_blas_threads  # noqa: E402
+from minidqn import DQNAgent, control_task_settings, limit_blas_threads  # noqa: E402
 from minidqn.envs.shop import ShopEnv  # noqa: E402
 from minidqn.train import train  # noqa: E402
 
@@ -48,6 +48,7 @@ VARIANTS = {
     "nstep": ("+ 3-step returns", dict(n_steps=3)),
     "dueling": ("+ dueling head", dict(dueling=True)),
     "former": ("the former defaults (gamma, lr and its decay, train_freq, hard copy)", FORMER),
+    "control": ("control_task_settings()", control_task_settings()),
 }
 DQN_PROBLEMS = [key for key in PROBLEMS if key[1] == "dqn" and key[0] not in ("acrobot", "mountaincar")]
 

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 from ._blas import limit_blas_threads
 from .baselines import GreedyAgent, OracleAgent, PopularityAgent, RandomAgent
 from .dqn import DQNAgent
-from .dqn_config import DQNConfig
+from .dqn_config import DQNConfig, control_task_settings
 from .envs.pricing import PricingConfig, PricingEnv
 from .envs.shop import ShopConfig, ShopEnv
 from .envs.tabular_shop import TabularShop
@@ -34,7 +34,8 @@ from .train import History, evaluate, train
 __all__ = [
     "MLP", "Adam", "SGD", "clip_grad_norm", "mse", "huber",
     "td_target", "q_update", "value_iteration", "policy_evaluation", "TabularQAgent",
-    "ReplayBuffer", "Batch", "DQNAgent", "DQNConfig", "ItemDQNAgent", "LinearSchedule", "PowerStepSize",
+    "ReplayBuffer", "Batch", "DQNAgent", "DQNConfig", "control_task_settings", "ItemDQNAgent",
+    "LinearSchedule", "PowerStepSize",
     "RandomAgent", "PopularityAgent", "GreedyAgent", "OracleAgent",
     "train", "evaluate", "History", "explain", "limit_blas_threads",
     "Discrete", "Box", "TabularShop", "ShopEnv", "ShopConfig", "VectorShopEnv", "PricingEnv", "PricingConfig",

@@ -652,3 +652,14 @@ def test_cql_alpha_is_saved_and_old_files_load_with_cql_off(tmp_path):
     del meta["config"]["cql_alpha"]
     save_arrays(tmp_path / "old.npz", "DQNAgent", {**old, "meta": np.array(json.dumps(meta))})
     assert DQNAgent.load(tmp_path / "old.npz").config.cql_alpha == 0.0
+
+
+def test_control_task_settings_change_four_fields_and_come_fresh_each_call():
+    from minidqn import DQNConfig, control_task_settings
+
+    settings = control_task_settings()
+    config, default = DQNConfig(**settings), DQNConfig()
+    changed = {f: getattr(config, f) for f in settings if getattr(config, f) != getattr(default, f)}
+    assert changed == {"train_freq": 2, "n_steps": 3, "hidden": (128, 128), "gamma": 0.99}
+    settings["gamma"] = 0.5  # a caller's edit stays in its own copy
+    assert control_task_settings()["gamma"] == 0.99
