@@ -207,6 +207,8 @@ def dqn_fields(text: str) -> dict:
     unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(DQNConfig)})
     if unknown:
         raise argparse.ArgumentTypeError(f"not DQNConfig fields: {unknown}")
+    if "seed" in fields:
+        raise argparse.ArgumentTypeError("seed is set per run: use --seeds and --first")
     return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
 
 
@@ -246,7 +248,7 @@ def main() -> None:
             if k and len(values) >= k:
                 medians = [np.median(c) for c in itertools.combinations(values, k)]
                 rows.append([key[0], key[1], f"{metric}, median of {k} seeds", *summary(medians), base[key[0]]])
-    if args.dqn:
+    if args.dqn is not None:
         print(f"\nDQN with {args.dqn}", end="")
     print(f"\n{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), numpy {np.__version__}, "
           f"Python {sys.version.split()[0]}; {time.perf_counter() - start:.0f} s with {args.jobs} process(es)")
